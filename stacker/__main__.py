@@ -1,0 +1,5 @@
+import sys
+
+from stacker.cli import main
+
+sys.exit(main())
