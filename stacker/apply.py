@@ -137,7 +137,7 @@ def _describe(repo: Repository, tip: CommitInfo, step: Step, path: str, file_mer
     ours_view = file_merge.merged.view("ours")
     out = []
     spans = file_merge.merged.conflict_spans("ours")
-    for (index, (start, end)), lines in zip(spans, file_merge.merged.marker_line_ranges(labels)):
+    for (index, (start, end)), lines in zip(spans, file_merge.merged.marker_line_ranges(labels), strict=True):
         hunk = file_merge.merged.segments[index]
         assert isinstance(hunk, Conflict)
         qualname = enclosing_qualname(ours_view, start + 1, max(start + 1, end)) if path.endswith(".py") else ""

@@ -103,7 +103,8 @@ def build(stack: Stack, options: BuildOptions) -> BuildResult:
         return _build_locked(stack, options, ws, repo)
 
 
-def _resolve_upstream(repo: Repository, stack: Stack, options: BuildOptions, url: str) -> tuple[UpstreamRefs, dict[int, str] | None]:
+def _resolve_upstream(repo: Repository, stack: Stack, options: BuildOptions,
+                      url: str) -> tuple[UpstreamRefs, dict[int, str] | None]:
     want = wants_for(stack, options.base)
     if not options.locked:
         refs = resolve_local(repo, url, want) if options.offline else fetch(repo, url, want)

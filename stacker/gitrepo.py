@@ -93,7 +93,7 @@ class Repository:
             raise GitError(f"{self.path}: not a git repository") from None
 
     @classmethod
-    def init_bare(cls, path: Path) -> "Repository":
+    def init_bare(cls, path: Path) -> Repository:
         if not (path / "HEAD").exists():
             git.Repo.init(path, bare=True, mkdir=True)
         repo = cls(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from stacker.build import upstream_url
 from stacker.config import Stack
@@ -11,7 +12,6 @@ from stacker.overlap import Change, Overlap, change_between, overlaps
 from stacker.plan import Plan, make_plan
 from stacker.upstream import fetch, resolve_local, wants_for
 from stacker.workspace import workspace_for
-from pathlib import Path
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ class RecordedStore:
     used: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, directory: Path | None) -> "RecordedStore":
+    def load(cls, directory: Path | None) -> RecordedStore:
         store = cls(directory)
         if directory is None or not directory.is_dir():
             return store

@@ -32,15 +32,15 @@ class Verdict:
     reason: str
 
     @classmethod
-    def needed(cls, reason: str) -> "Verdict":
+    def needed(cls, reason: str) -> Verdict:
         return cls("needed", reason)
 
     @classmethod
-    def satisfied(cls, reason: str) -> "Verdict":
+    def satisfied(cls, reason: str) -> Verdict:
         return cls("satisfied", reason)
 
     @classmethod
-    def absent(cls, reason: str) -> "Verdict":
+    def absent(cls, reason: str) -> Verdict:
         return cls("absent", reason)
 
 

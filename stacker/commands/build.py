@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from stacker.build import BuildOptions, BuildResult, build
-from stacker.cli_options import console as make_console
 from stacker.cli_options import JSON, OFFLINE, STACK, UPSTREAM, WORKDIR, open_stack
+from stacker.cli_options import console as make_console
 from stacker.report import bundle_json, write_reports
 
 

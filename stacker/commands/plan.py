@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from stacker.cli_options import console as make_console
 from stacker.cli_options import JSON, OFFLINE, STACK, UPSTREAM, WORKDIR, open_stack
+from stacker.cli_options import console as make_console
 from stacker.planning import PlanView, plan_view
 
 
