@@ -128,11 +128,14 @@ def main() -> int:
         upstream = tmp / "upstream.git"
         git(tmp, "clone", "-q", "--mirror", str(options.upstream.resolve()), str(upstream))
         base_sha = git(upstream, "rev-parse", f"{options.base}^{{commit}}")
+        named = subprocess.run(["git", "show-ref", "-q", f"refs/heads/{options.base}", f"refs/tags/{options.base}"],
+                               cwd=upstream).returncode == 0
+        base = options.base if named else base_sha  # a commit is fetched by its full id
         stack_path = tmp / "stack.yaml"
         workdir = tmp / "work"
 
         started = time.perf_counter()
-        prs, dropped = choose_prs(source, stack_path, upstream, options.base, not options.no_verify, workdir)
+        prs, dropped = choose_prs(source, stack_path, upstream, base, not options.no_verify, workdir)
         choosing = time.perf_counter() - started
         if not prs:
             print(f"nothing builds on {options.base} {base_sha[:12]}: " +

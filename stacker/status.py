@@ -21,7 +21,7 @@ from stacker.config import Stack
 from stacker.errors import StackerError
 from stacker.gitrepo import Repository
 from stacker.lockfile import Lock, read_lock
-from stacker.plan import Plan, Step, make_plan
+from stacker.plan import Plan, make_plan
 from stacker.upstream import UpstreamRefs, ensure_commits, fetch, resolve_local, wants_for
 from stacker.workspace import workspace_for
 
@@ -66,10 +66,6 @@ class PRStatus:
     fork_moved: bool = False  # same head, but the fork point (merge-base with the target) moved
     contained: bool = False  # the change is already in the new base: merged or superseded upstream
     was_contained: bool = False  # already applied on the locked base too
-
-    @property
-    def moved(self) -> bool:
-        return self.state != "unchanged" or self.fork_moved
 
 
 @dataclass
@@ -233,12 +229,14 @@ def _pr_statuses(repo: Repository, lock: Lock, plan: Plan) -> list[PRStatus]:
         locked = lock.pr(step.number)
         out.append(_compare(repo, step.number, None, locked.head if locked else None, step.head,
                             fork_moved=bool(locked) and locked.fork != step.fork and locked.head == step.head,
-                            contained=_contained(repo, step, plan.base),
+                            contained=step.contained or _change_in(repo, step.fork, step.head, plan.base),
                             was_contained=bool(locked) and locked.status == "already-applied"))
         for inc in step.includes:
             old = locked_heads.get(inc.number, (None, None))[0]
+            fork = repo.merge_base(plan.upstream.target, inc.head) or inc.head
+            contained = repo.is_ancestor(inc.head, plan.base) or _change_in(repo, fork, inc.head, plan.base)
             out.append(_compare(repo, inc.number, step.number, old, inc.head, fork_moved=False,
-                                contained=repo.is_ancestor(inc.head, plan.base), was_contained=False))
+                                contained=contained, was_contained=False))
     return out
 
 
@@ -257,12 +255,10 @@ def _compare(repo: Repository, number: int, included_in: int | None, old: str | 
     return PRStatus(state="force-pushed", **common)
 
 
-def _contained(repo: Repository, step: Step, base: str) -> bool:
-    """The PR's change is in the base: its head is (merged), or applying it changes nothing (squashed)."""
-    if step.contained:
-        return True
+def _change_in(repo: Repository, fork: str, head: str, base: str) -> bool:
+    """Applying fork..head to the base changes nothing: squash-merged or superseded upstream."""
     base_tree = repo.tree_of(base)
-    merge = repo.merge_trees(repo.tree_of(step.fork), base_tree, repo.tree_of(step.head))
+    merge = repo.merge_trees(repo.tree_of(fork), base_tree, repo.tree_of(head))
     return merge.is_clean and merge.tree == base_tree
 
 

@@ -165,3 +165,20 @@ def test_unreachable_upstream_is_one_line_exit_2(tmp_path: Path, upstream: Upstr
     code, out, err = run_cli("status", "--stack", str(ms.stack), "--upstream", str(tmp_path / "nowhere.git"))
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "cannot reach upstream" in err
+
+
+def test_included_pr_squash_merged_upstream_is_contained(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    base = upstream.commit({"kernel.py": "def launch(grid, block):\n    return (grid, block)\n"}, "initial")
+    split = {"kernel.py": "def launch(grid, block, splits=1):\n    return (grid, block)\n"}
+    split_head = upstream.pr(10, split, "split-kv", base)
+    upstream.pr(20, {"paged.py": "PAGE = 16\n"}, "paged on split", split_head)
+    stack = write_stack(tmp_path / "s", upstream.path, [{"number": 20, "includes": [10]}])
+    assert run_cli("build", "--stack", str(stack))[0] == 0
+    upstream.commit(split, "Split KV (#10)")
+    code, out, _ = run_cli("status", "--stack", str(stack), "--json")
+    status = json.loads(out)
+    assert code == 3
+    assert _pr(status, 10)["included_in"] == 20 and _pr(status, 10)["contained"]
+    assert not _pr(status, 20)["contained"]
+    assert "#10 (in #20) is now contained in main (merged or superseded upstream; drop it from stack.yaml)" \
+        in status["reasons"]
