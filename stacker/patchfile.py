@@ -75,7 +75,7 @@ def read_patch(path: Path) -> PatchFile:
         raise PatchFormatError(f"cannot read: {exc.strerror}") from None
     if _count_mails(data) > 1:
         raise PatchFormatError("holds several mails (a series); give each patch its own file and entry")
-    headers, message, diff = _mailinfo(data)
+    headers, message, diff = split_mail(data)
     if not diff.strip():
         raise PatchFormatError("no diff found in it (expected a git format-patch mail or a unified diff)")
     files = _parse_diff(diff)
@@ -98,7 +98,7 @@ def _count_mails(data: bytes) -> int:
     return sum(1 for line in data.split(b"\n") if _MBOX_FROM.match(line.decode("utf-8", "replace")))
 
 
-def _mailinfo(data: bytes) -> tuple[dict[str, str], str, str]:
+def split_mail(data: bytes) -> tuple[dict[str, str], str, str]:
     """(headers, commit message body, diff) as `git am` would see them."""
     with tempfile.TemporaryDirectory(prefix="stacker-patch-") as tmp:
         msg, patch = Path(tmp, "msg"), Path(tmp, "patch")
