@@ -13,11 +13,14 @@ import hashlib
 from dataclasses import dataclass, field
 
 from stacker import __version__
+from stacker.adjacent import AdjacentEditsLayer
 from stacker.codified import CodifiedLayer, TransformRecord, run_transforms
 from stacker.conflicts import UnresolvedConflict, blame_section
+from stacker.equivalent import EquivalentLayer
 from stacker.filemerge import FileMerge, FileVersions, Layer, merge_file
 from stacker.gitrepo import CommitInfo, Repository, Signature, TreeMerge
 from stacker.linemerge import Conflict, Labels
+from stacker.moved import MovedBlockLayer
 from stacker.patches import patch_commit_message
 from stacker.plan import Step
 from stacker.pysource import enclosing_qualname
@@ -75,9 +78,11 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     merge = repo.merge_trees(fork.tree, tip.tree, head.tree)
     labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of {step.name} {fork.sha[:12]}",
                     theirs=f"{step.name} {head.sha[:12]}")
-    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs), RecordedLayer(ctx.recorded)]
+    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs), RecordedLayer(ctx.recorded),
+                           EquivalentLayer()]
     if ctx.structural is not None:
         layers.append(ctx.structural)
+    layers += [AdjacentEditsLayer(), MovedBlockLayer()]
 
     changes: dict[str, tuple[str, str] | None] = {}
     for path, stages in sorted(merge.conflicted.items()):
