@@ -43,7 +43,8 @@ class SeriesExport:
 
     def to_json(self) -> dict:
         b = self.bundle
-        return {"out": str(self.out), "series": str(self.series), "stack": b.stack.name, "rev": b.rev,
+        return {"out": str(self.out), "series": str(self.series), "stack": b.stack.name, "repo": str(b.repo.path),
+                "rev": b.rev,
                 "base": b.base, "base_name": b.base_name, "upstream": b.upstream, "head": b.head, "tree": b.tree,
                 "verified_tree": self.verified_tree, "verified": self.verified_tree == b.tree,
                 "patches": [{"file": p.file, "commit": p.commit, "subject": p.subject} for p in self.patches],

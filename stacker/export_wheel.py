@@ -65,7 +65,8 @@ class WheelExport:
             "wheel": str(self.wheel), "version": self.version, "sha256": self.sha256,
             "base_version": {"version": self.base_version.version, "tag": self.base_version.tag,
                              "commits_since_tag": self.base_version.distance, "source": self.base_version.source},
-            "stack": b.stack.name, "rev": b.rev, "head": b.head, "tree": b.tree, "base": b.base,
+            "stack": b.stack.name, "repo": str(b.repo.path), "rev": b.rev, "head": b.head, "tree": b.tree,
+            "base": b.base,
             "package": {"path": self.package_path, "build_backend": self.backend, "requires": list(self.requires)},
             "build_isolation": self.isolation, "python": self.python, "source_date_epoch": self.source_date_epoch,
             "install_check": None if self.install is None else

@@ -68,7 +68,7 @@ def tag_version(tag: str, pattern: str) -> Version | None:
 def local_version(base_version: str, bundle_name: str, head: str) -> str:
     """`4.0.0b27` + `sncbl-sm120` + head → `4.0.0b27+sncbl.sm120.abc1234` (PEP 440 normalized)."""
     short = head[:7]
-    if short.isdigit():  # PEP 440 reads an all-digit segment as a number (and drops leading zeros)
+    if short.isdigit() and short.startswith("0"):  # PEP 440 reads it as a number and drops the zeros
         short = "g" + short
     version = Version(f"{Version(base_version).public}+{bundle_name}.{short}")
     return str(version)

@@ -16,7 +16,10 @@ and the lines the bundle has there.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
+import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -108,9 +111,16 @@ def rejected_hunks(repo: Repository, tip: CommitInfo, step: Step) -> list[Unreso
     assert step.patch is not None
     diff = step.patch.patch.diff
     with tempfile.TemporaryDirectory(prefix="stacker-apply-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp, "index")), **NO_USER_GIT_CONFIG}
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp, "index")), "LC_ALL": "C", **NO_USER_GIT_CONFIG}
         repo.git("read-tree", tip.tree, env=env)
-        _, _, err = repo.run("apply", "--cached", "--reject", "--verbose", "-", env=env, input=diff)
+        # --reject writes <file>.rej beside where the file would be, relative to the current directory:
+        # a scratch directory with the patch's directories, never stacker's repository.
+        scratch = Path(tmp, "rejects")
+        for f in step.patch.patch.files:
+            (scratch / f.path).parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(["git", f"--git-dir={repo.path}", "apply", "--cached", "--reject", "--verbose", "-"],
+                              cwd=scratch, env=env, capture_output=True, input=diff.encode("utf-8", "surrogateescape"))
+        err = done.stderr.decode("utf-8", "replace")
     hunks = {_strip(f.target_file if f.target_file != "/dev/null" else f.source_file): list(f)
              for f in PatchSet(diff)}
     found: list[UnresolvedConflict] = []
@@ -139,11 +149,12 @@ def rejected_hunks(repo: Repository, tip: CommitInfo, step: Step) -> list[Unreso
 
 
 def _rejected(repo: Repository, tip: CommitInfo, step: Step, path: str, number: int, hunk) -> UnresolvedConflict:
-    expected = "".join(line.value for line in hunk.source_lines())
+    wanted = [line.value for line in hunk.source_lines()]
+    expected = "".join(wanted)
     text = repo.file_at(tip.tree, path) or ""
     lines = text.splitlines(keepends=True)
-    start = max(hunk.source_start, 1)
-    end = min(start + max(hunk.source_length, 1) - 1, len(lines))
+    start = _closest_region(lines, wanted, max(hunk.source_start, 1))
+    end = min(start + max(len(wanted), 1) - 1, len(lines))
     have = "".join(lines[start - 1:end])
     qualname = enclosing_qualname(text, start, max(start, end)) if path.endswith(".py") else ""
     header = f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
@@ -152,8 +163,24 @@ def _rejected(repo: Repository, tip: CommitInfo, step: Step, path: str, number: 
         hunk=Conflict(base=expected, ours=have, theirs=expected), pr=None,
         other_side=blame_section(repo, tip.sha, path, text, have, start),
         message=f"hunk #{number} {header} of {step.patch.name} does not apply: the bundle's lines "
-                f"{start}-{max(start, end)} differ from the {hunk.source_length} line(s) it expects",
+                f"{start}-{max(start, end)} differ from the {len(wanted)} line(s) it expects",
     )
+
+
+def _closest_region(lines: list[str], wanted: list[str], nominal: int) -> int:
+    """1-based start of the run of lines most like `wanted` (the code the hunk was written against,
+    often moved by upstream since); the hunk's own position when nothing resembles it."""
+    size = max(len(wanted), 1)
+    best, best_score = nominal, 0.5  # below this likeness, showing the nominal position is more honest
+    for start in range(max(len(lines) - size + 1, 1)):
+        window = lines[start:start + size]
+        matcher = difflib.SequenceMatcher(None, window, wanted, autojunk=False)
+        if matcher.real_quick_ratio() < best_score or matcher.quick_ratio() < best_score:
+            continue
+        score = matcher.ratio()
+        if score > best_score or (score == best_score and abs(start + 1 - nominal) < abs(best - nominal)):
+            best, best_score = start + 1, score
+    return best
 
 
 def _strip(name: str) -> str:
