@@ -147,7 +147,8 @@ def test_wheel_installs_in_a_fresh_venv_with_the_local_version(tmp_path: Path, b
     assert code == 0, out + err
     report = json.loads(out)
     head = _bundle(built)
-    expected = f"1.2.0b3+test.bundle.{head[:7]}" if not head[:7].isdigit() else f"1.2.0b3+test.bundle.g{head[:7]}"
+    short = head[:7] if not (head[:7].isdigit() and head[0] == "0") else "g" + head[:7]
+    expected = f"1.2.0b3+test.bundle.{short}"
     assert report["version"] == expected
     assert report["base_version"] == {"version": "1.2.0b3", "tag": "toy-v1.2.0.beta3", "commits_since_tag": 1,
                                       "source": "tag"}
@@ -190,3 +191,30 @@ def test_wheel_of_a_path_without_a_package_is_a_config_error(tmp_path: Path, ups
     assert run_cli("build", "--stack", str(stack))[0] == 0
     code, _, err = run_cli("export", "wheel", "--stack", str(stack), "--out", str(tmp_path / "w"))
     assert code == 2 and "stack.yaml:7: package path 'toy' has no pyproject.toml or setup.py" in err
+
+
+@pytest.mark.parametrize("base, name, head, expected", [
+    ("4.0.0b27", "sncbl-sm120", "abc1234" + "0" * 33, "4.0.0b27+sncbl.sm120.abc1234"),
+    ("4.0.0.beta27", "Sncbl_SM120", "9802278" + "0" * 33, "4.0.0b27+sncbl.sm120.9802278"),
+    ("1.0", "b", "0123456" + "0" * 33, "1.0+b.g0123456"),  # a leading zero would be dropped: keep it as text
+    ("2.1.0+cu130", "b", "abcdef0" + "0" * 33, "2.1.0+b.abcdef0"),  # the base's own local part gives way
+])
+def test_local_version_is_pep440_normalized(base: str, name: str, head: str, expected: str) -> None:
+    from packaging.version import Version
+
+    from stacker.package_version import local_version
+
+    assert local_version(base, name, head) == expected == str(Version(expected))
+
+
+@pytest.mark.parametrize("tag, pattern, expected", [
+    ("fa4-v4.0.0.beta27", "fa4-v*", "4.0.0b27"),
+    ("v1.2.3", "v*", "1.2.3"),
+    ("release-2.0rc1-final", "release-*-final", "2.0rc1"),
+    ("fa4-vnext", "fa4-v*", None),
+])
+def test_tag_version_strips_the_glob_decoration(tag: str, pattern: str, expected: str | None) -> None:
+    from stacker.package_version import tag_version
+
+    version = tag_version(tag, pattern)
+    assert (str(version) if version else None) == expected
