@@ -174,6 +174,7 @@ def test_patch_that_no_longer_applies_stops_and_names_the_hunk(tmp_path: Path, u
     assert conflict["kind"] == "patch hunk does not apply" and conflict["lines"] == [11, 13]
     assert "Unresolved conflicts in step patch patches/fix.diff" in (work / "BUNDLE.md").read_text()
     assert not (work / "conflict").exists()  # nothing to resolve by hand in a worktree: refresh the patch
+    assert not list((work / "repo.git").rglob("*.rej"))  # git apply --reject wrote nothing into stacker's repo
 
 
 def test_three_way_patch_conflict_stops_with_markers(tmp_path: Path, upstream: Upstream, run_cli) -> None:
@@ -272,3 +273,22 @@ def test_three_way_patch_conflict_is_recorded_and_replayed_like_a_prs(tmp_path: 
     kernel = git(work / "repo.git", "show", "refs/heads/bundle/test-bundle:kernel.py")
     assert "line 9 by the PR, patched\n" in kernel + "\n"
     assert "Conflicts resolved: 1 by recorded." in _commit_message(work, "refs/heads/bundle/test-bundle")
+
+
+def test_patch_whose_preimages_stacker_lacks_applies_exactly(tmp_path: Path, upstream: Upstream, two_prs: str,
+                                                             run_cli) -> None:
+    # the maintainer made the patch on a private commit upstream never published: its preimage
+    # blob of README is unknown to stacker, so the index lines cannot be used
+    private = upstream.commit({"README": "hello\nprivate notes\n"}, "private", parent=two_prs, ref=None)
+    mail = format_patch(upstream, {"README": "hello, patched\nprivate notes\n"}, "Patch the greeting", private)
+    stack_dir = tmp_path / "s"
+    (stack_dir / "patches").mkdir(parents=True)
+    (stack_dir / "patches" / "greet.patch").write_text(mail)
+    stack = write_patch_stack(stack_dir, upstream.path, [1, 2], [{"file": "patches/greet.patch"}])
+    code, out, err = run_cli("plan", "--stack", str(stack), "--json")
+    assert code == 0, err
+    patch = json.loads(out)["steps"][2]["patch"]
+    assert patch["mode"] == "exact" and "is not in stacker's repository" in patch["mode_reason"]
+    code, out, err = run_cli("build", "--stack", str(stack))
+    assert code == 1  # its context line "private notes" is not in the bundle: exact apply refuses
+    assert "hunk #1 @@ -1,2 +1,2 @@ of patches/greet.patch does not apply" in out
