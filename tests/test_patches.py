@@ -88,9 +88,16 @@ def test_patch_after_first_of_two_prs_is_its_own_commit(tmp_path: Path, upstream
     assert steps[1]["patch"]["mode"] == "3-way" and steps[3]["patch"]["mode"] == "exact"
     lock = json.loads((stack_dir / "stack.lock").read_text())
     assert [p["file"] for p in lock["patches"]] == ["patches/greeting.patch", "patches/later.diff"]
-    # rebuilding changes nothing, and --locked accepts the unchanged patches
+    # rebuilding gives the same commits, and --locked accepts the unchanged patches
+    published = branch_head(work)
+    assert run_cli("build", "--stack", str(stack))[0] == 0
+    assert branch_head(work) == published
     assert run_cli("build", "--stack", str(stack), "--locked")[0] == 0
-    assert branch_head(work) == git(work / "repo.git", "rev-parse", "refs/heads/bundle/test-bundle")
+    assert branch_head(work) == published
+    # ... and refuses a patch that changed since stack.lock
+    (stack_dir / "patches" / "later.diff").write_text((stack_dir / "patches" / "later.diff").read_text() + "\n")
+    code, _, err = run_cli("build", "--stack", str(stack), "--locked")
+    assert code == 2 and "stack.yaml:9: patch 'patches/later.diff' changed since stack.lock" in err
 
 
 def test_several_patches_after_one_pr_keep_listed_order(tmp_path: Path, upstream: Upstream, two_prs: str,
