@@ -5,8 +5,8 @@
 What it measures, exactly:
 - The upstream is cloned (`git clone --mirror`, hard links) into a temp dir, so the bench can push
   to its PR refs without touching the original.
-- The stack is this repository's stack.yaml (its PRs, includes, resolutions and verify: commands)
-  with the upstream and branch replaced. PRs on which the build stops are dropped one at a time
+- The stack is this repository's stack.yaml (its PRs, includes, patches, resolutions and verify:
+  commands) with the upstream and branch replaced. PRs on which the build stops are dropped one at a time
   (greedily: build, drop the PR whose step stopped, build again) until the rest builds; the kept
   and dropped PRs are printed. So the numbers are for the stack that builds on that base today.
 - Each timed build runs in-process (`stacker.build.build`) with `offline=True` right after a
@@ -57,6 +57,11 @@ def write_stack(path: Path, source: dict, upstream: Path, base: str, prs: list[d
         stack["resolutions"] = str((ROOT / source["resolutions"]).resolve())
     if verify and source.get("verify"):
         stack["verify"] = source["verify"]
+    kept = {p["number"] for p in prs}
+    patches = [{**entry, "file": str((ROOT / entry["file"]).resolve())} for entry in source.get("patches") or []
+               if entry.get("after") in (None, *kept)]  # a patch after a dropped PR goes with it
+    if patches:
+        stack["patches"] = patches
     path.write_text(yaml.safe_dump(stack, sort_keys=False))
     return path
 

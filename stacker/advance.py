@@ -36,7 +36,7 @@ class Probe:
 
     base: str
     status: str  # "ok", "conflict", "verify-failed"
-    stopped_at: int | None  # the PR whose step stopped, or None
+    stopped_at: str | None  # the step that stopped ("#2349", "patch patches/x.patch"), or None
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def advance(stack: Stack, options: BuildOptions, ws: Workspace, repo: Repository
 
     def attempt(base: str) -> BuildResult:
         result = assemble(stack, options, ws, repo, url, replace(upstream, base=base), heads)
-        stopped = result.steps[-1].step.number if result.status != "ok" and result.steps else None
+        stopped = result.steps[-1].step.name if result.status != "ok" and result.steps else None
         probes.append(Probe(base=base, status=result.status, stopped_at=stopped))
         return result
 

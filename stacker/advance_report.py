@@ -32,6 +32,7 @@ def _breakage_json(result: BuildResult) -> dict:
     return {
         "status": result.status,
         "step": stopped.step.number if stopped else None,
+        "step_name": stopped.step.name if stopped else None,
         "conflicts": [{"path": u.path, "kind": u.kind, "qualname": u.qualname, "lines": list(u.lines),
                        "ours": u.hunk.ours if u.hunk else None, "theirs": u.hunk.theirs if u.hunk else None}
                       for u in (stopped.unresolved if stopped else [])],
@@ -88,7 +89,8 @@ def _breakage_markdown(result: BuildResult, touched: tuple[str, ...]) -> list[st
         out += ["Every step applies on it, but a check fails:", ""]
         for v in result.verify:
             if not v.result.ok:
-                first = f" (first fails at step #{v.first_failing_step})" if v.first_failing_step else ""
+                step = v.first_failing_step  # a PR number or a patch file, as report.step_ref names it
+                first = f" (first fails at step {'#' if isinstance(step, int) else 'patch '}{step})" if step else ""
                 out.append(f"- `{v.result.name}`: {v.result.summary()}{first}")
         out.append("")
     return out
@@ -104,7 +106,7 @@ def _probes(report: AdvanceReport) -> list[str]:
     position = {sha: i for i, sha in enumerate(report.history)}  # probes ran in bisection order
     out = ["Bases tried (newest first):", "", "| base | result |", "|---|---|"]
     for probe in sorted(report.probes, key=lambda p: -position.get(p.base, len(position))):
-        where = f" in step #{probe.stopped_at}" if probe.stopped_at else ""
+        where = f" in step {probe.stopped_at}" if probe.stopped_at else ""
         tag = f" (`{report.requested_name}`)" if probe.base == report.requested else ""
         tag += " (locked base)" if probe.base == report.locked_base else ""
         out.append(f"| `{probe.base[:12]}`{tag} | {probe.status}{where} |")

@@ -115,25 +115,44 @@ def load_previous(repo: Repository, branch_head: str | None, lock_path: Path, re
 
 
 def _published_steps(repo: Repository, lock: Lock) -> dict[str, PublishedStep] | None:
-    """Replay the lock's chain of steps over the branch; None at the first thing that disagrees."""
+    """Replay the lock's chain of steps over the branch; None at the first thing that disagrees.
+
+    The stack's own patches are steps of the chain too (after the PR they name, default the last),
+    but they are never reused — applying one is cheap — so they only move the parent along.
+    """
     steps: dict[str, PublishedStep] = {}
     parent = lock.base
     present: set[int] = set()
+    last = lock.prs[-1].number if lock.prs else None
     for locked in lock.prs:
         key = input_key(parent, _Inputs(fork=locked.fork, head=locked.head), lock.inputs_digest)
         commit = None
         if locked.commit:
-            if not repo.has_object(locked.commit):
-                return None
-            commit = repo.commit(locked.commit)
-            if commit.parents != (parent,) or _INPUT_TRAILER.findall(commit.message) != [key]:
+            commit = _chained(repo, locked.commit, parent, key)
+            if commit is None:
                 return None
             parent = commit.sha
         includes = {int(n): sha for n, sha in locked.includes.items()}
         steps[key] = PublishedStep(number=locked.number, key=key, present_before=frozenset(present),
                                    includes=includes, commit=commit)
         present |= {locked.number, *includes}
+        for patch in lock.patches:
+            if (patch.get("after") or last) == locked.number and patch.get("commit"):
+                chained = _chained(repo, patch["commit"], parent, None)
+                if chained is None:
+                    return None
+                parent = chained.sha
     return steps if parent == lock.head else None
+
+
+def _chained(repo: Repository, sha: str, parent: str, key: str | None) -> CommitInfo | None:
+    """The commit, if it is there, sits on `parent` and (for a PR step) carries `key`."""
+    if not repo.has_object(sha):
+        return None
+    commit = repo.commit(sha)
+    if commit.parents != (parent,) or (key is not None and _INPUT_TRAILER.findall(commit.message) != [key]):
+        return None
+    return commit
 
 
 def _details(report_json: Path) -> dict[str, dict]:

@@ -21,6 +21,8 @@ from stacker.config import Stack
 from stacker.errors import StackerError
 from stacker.gitrepo import Repository
 from stacker.lockfile import Lock, read_lock
+from stacker.patches import display_name
+from stacker.patchfile import read_patch
 from stacker.plan import Plan, make_plan
 from stacker.upstream import UpstreamRefs, ensure_commits, fetch, resolve_local, wants_for
 from stacker.workspace import workspace_for
@@ -79,6 +81,7 @@ class StackStatus:
     reordered: bool = False
     resolutions_changed: bool = False
     resolution_files: list[str] = field(default_factory=list)  # best effort, from the stack's git history
+    patches: dict[str, str] = field(default_factory=dict)  # patch file -> "added", "changed", "removed"
     tool_version: tuple[str, str] | None = None  # (locked, now) when they differ
     branch_changed: tuple[str, str] | None = None
 
@@ -110,6 +113,8 @@ class StackStatus:
         out += [f"#{n} was removed from stack.yaml" for n in self.removed]
         if self.reordered:
             out.append("stack.yaml lists the PRs in a new order")
+        out += [f"patch {name} was {how}" + (" in stack.yaml" if how != "changed" else " since the lock")
+                for name, how in sorted(self.patches.items())]
         if self.resolutions_changed:
             files = f": {', '.join(self.resolution_files)}" if self.resolution_files else ""
             out.append(f"resolutions changed since the lock{files}")
@@ -148,6 +153,7 @@ def stack_status(stack: Stack, upstream_override: str | None = None, offline: bo
     status.removed = [n for n in locked if n not in listed]
     common = [n for n in listed if n in locked]
     status.reordered = common != [n for n in locked if n in listed]
+    status.patches = _patch_changes(stack, lock)
     status.resolutions_changed = inputs_digest(stack) != lock.inputs_digest
     if status.resolutions_changed and stack.resolutions is not None:
         status.resolution_files = _changed_since_lock(stack, stack.resolutions)
@@ -185,7 +191,9 @@ def _stack_files(repo: Repository, lock: Lock, plan: Plan) -> set[str]:
         elif pr.number in current:
             files.update(repo.changed_paths(current[pr.number].fork, current[pr.number].head))
     for step in plan.steps:
-        if lock.pr(step.number) is None:
+        if step.patch:
+            files.update(f.path for f in step.patch.patch.files)
+        elif lock.pr(step.number) is None:
             files.update(repo.changed_paths(step.fork, step.head))
     return files
 
@@ -225,7 +233,7 @@ def _pr_statuses(repo: Repository, lock: Lock, plan: Plan) -> list[PRStatus]:
         locked_heads[pr.number] = (pr.head, None)
         for n, sha in pr.includes.items():
             locked_heads.setdefault(int(n), (sha, pr.number))
-    for step in plan.steps:
+    for step in (s for s in plan.steps if s.pr):
         locked = lock.pr(step.number)
         out.append(_compare(repo, step.number, None, locked.head if locked else None, step.head,
                             fork_moved=bool(locked) and locked.fork != step.fork and locked.head == step.head,
@@ -260,6 +268,15 @@ def _change_in(repo: Repository, fork: str, head: str, base: str) -> bool:
     base_tree = repo.tree_of(base)
     merge = repo.merge_trees(repo.tree_of(fork), base_tree, repo.tree_of(head))
     return merge.is_clean and merge.tree == base_tree
+
+
+def _patch_changes(stack: Stack, lock: Lock) -> dict[str, str]:
+    locked = {p.get("file"): p.get("sha256") for p in lock.patches}
+    now = {display_name(stack, entry.file): read_patch(entry.file).sha256 for entry in stack.patches}
+    changes = {name: "added" for name in now if name not in locked}
+    changes.update({name: "removed" for name in locked if name not in now})
+    changes.update({name: "changed" for name, sha in now.items() if name in locked and locked[name] != sha})
+    return changes
 
 
 def _changed_since_lock(stack: Stack, directory: Path) -> list[str]:

@@ -26,7 +26,7 @@ def test_nothing_moved_is_a_noop_that_says_so(tmp_path: Path, upstream: Upstream
 
     code, out, err = run_cli("build", "--stack", str(ms.stack))
     assert code == 0, out + err
-    assert "unchanged bundle/test-bundle" in out and "all 3 steps reused, nothing republished" in out
+    assert "unchanged bundle/test-bundle" in out and "(3 of 3 steps reused); nothing republished" in out
     report = ms.report()
     assert report["unchanged"] is True and report["reused"] == [1, 2, 3]
     assert report["head"] == first["head"] == branch_head(ms.work)
@@ -157,3 +157,31 @@ def test_reused_steps_keep_their_resolutions_in_the_report(tmp_path: Path, upstr
     assert resolution["status"] == "applied" and resolution["step"] == 2
     markdown = (tmp_path / "s" / ".stacker" / "BUNDLE.md").read_text()
     assert "| 2 | #2 | reused |" in markdown and "launch-kwargs-both" in markdown
+
+
+def _with_patches(ms, upstream: Upstream, directory: Path) -> Path:
+    """The moving stack with two patches of the maintainer's: one after #1, one after the last PR."""
+    (directory / "patches").mkdir(parents=True, exist_ok=True)
+    (directory / "patches" / "readme.diff").write_text(
+        "--- a/README\n+++ b/README\n@@ -1 +1 @@\n-hello\n+hello, bundled\n")
+    (directory / "patches" / "notes.diff").write_text(
+        "--- /dev/null\n+++ b/NOTES\n@@ -0,0 +1 @@\n+bundle notes\n")
+    text = write_stack(directory, upstream.path, [{"number": n} for n in (1, 2, 3)]).read_text()
+    text += "patches:\n  - file: patches/readme.diff\n    after: 1\n  - file: patches/notes.diff\n"
+    (directory / "stack.yaml").write_text(text)
+    return directory / "stack.yaml"
+
+
+def test_reuse_walks_over_the_stacks_own_patches(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    ms = moving_stack(tmp_path, upstream)
+    stack = _with_patches(ms, upstream, ms.dir)
+    first = _build(run_cli, stack)
+    assert [s["kind"] for s in first["steps"]] == ["pr", "patch", "pr", "pr", "patch"]
+    noop = _build(run_cli, stack)
+    assert noop["unchanged"] is True and noop["reused"] == [1, 2, 3]  # patches are applied again: same commits
+    ms.force_push(3)
+    incremental = _build(run_cli, stack)
+    assert incremental["reused"] == [1, 2]
+    assert [s["commit"] for s in incremental["steps"][:3]] == [s["commit"] for s in first["steps"][:3]]
+    fresh = _with_patches(ms, upstream, tmp_path / "fresh")
+    assert _build(run_cli, fresh)["head"] == incremental["head"]

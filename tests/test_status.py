@@ -182,3 +182,17 @@ def test_included_pr_squash_merged_upstream_is_contained(tmp_path: Path, upstrea
     assert not _pr(status, 20)["contained"]
     assert "#10 (in #20) is now contained in main (merged or superseded upstream; drop it from stack.yaml)" \
         in status["reasons"]
+
+
+def test_a_changed_patch_needs_a_rebuild(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    ms = moving_stack(tmp_path, upstream)
+    (ms.dir / "patches").mkdir()
+    patch = ms.dir / "patches" / "readme.diff"
+    patch.write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-hello\n+hello, bundled\n")
+    ms.stack.write_text(ms.stack.read_text() + "patches:\n  - file: patches/readme.diff\n")
+    assert run_cli("build", "--stack", str(ms.stack))[0] == 0
+    assert _status(run_cli, ms)[0] == 0
+    patch.write_text("--- a/README\n+++ b/README\n@@ -1 +1 @@\n-hello\n+hello, patched again\n")
+    code, status = _status(run_cli, ms)
+    assert code == 3 and status["patches"] == {"patches/readme.diff": "changed"}
+    assert status["reasons"] == ["patch patches/readme.diff was changed since the lock"]

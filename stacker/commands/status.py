@@ -59,6 +59,7 @@ def to_json(status: StackStatus) -> dict:
         "reordered": status.reordered,
         "resolutions_changed": status.resolutions_changed,
         "resolution_files": status.resolution_files,
+        "patches": status.patches,
     }
 
 
@@ -88,6 +89,8 @@ def show(status: StackStatus) -> None:
     for number in status.removed:
         locked = lock.pr(number)
         table.add_row(f"#{number}", locked.head[:12] if locked else "—", "—", "[yellow]removed from stack.yaml[/]")
+    for name, how in sorted(status.patches.items()):
+        table.add_row(f"patch {name}", "", "", f"[yellow]{how}[/]")
     digest_state = "[yellow]changed[/]" if status.resolutions_changed else "[green]unchanged[/]"
     if status.resolution_files:
         digest_state += ": " + ", ".join(status.resolution_files)
