@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.gitrepos import Upstream, branch_head, write_stack
+from tests.gitrepos import Upstream, branch_head, git, write_stack
 from tests.moving import MovingStack, moving_stack
 
 
@@ -196,3 +196,19 @@ def test_a_changed_patch_needs_a_rebuild(tmp_path: Path, upstream: Upstream, run
     code, status = _status(run_cli, ms)
     assert code == 3 and status["patches"] == {"patches/readme.diff": "changed"}
     assert status["reasons"] == ["patch patches/readme.diff was changed since the lock"]
+
+
+def test_changed_resolution_files_are_named_from_the_stacks_history(tmp_path: Path, upstream: Upstream,
+                                                                     run_cli) -> None:
+    ms = moving_stack(tmp_path, upstream)
+    recorded = ms.dir / "resolutions" / "recorded"
+    recorded.mkdir(parents=True)
+    (ms.dir / "resolutions" / "_shared.py").write_text("MARGIN = 1\n")
+    assert run_cli("build", "--stack", str(ms.stack))[0] == 0
+    git(ms.dir, "init", "-q")
+    git(ms.dir, "add", "stack.yaml", "stack.lock", "resolutions")
+    git(ms.dir, "-c", "user.name=M", "-c", "user.email=m@x", "commit", "-q", "-m", "bundle")
+    (ms.dir / "resolutions" / "_shared.py").write_text("MARGIN = 2\n")
+    code, status = _status(run_cli, ms)
+    assert code == 3 and status["resolution_files"] == ["resolutions/_shared.py"]
+    assert "resolutions changed since the lock: resolutions/_shared.py" in status["reasons"]
