@@ -1,0 +1,90 @@
+"""`stacker validate` end to end with a fake validation package: exit codes, files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stacker.gpu_device import Gpu
+
+FAKE = Path(__file__).parent / "fixtures" / "crashy_validate"
+H100 = Gpu("0", "NVIDIA H100 80GB HBM3", (9, 0))
+
+
+@pytest.fixture
+def stack(tmp_path, monkeypatch) -> Path:
+    shutil.copytree(FAKE, tmp_path / "checks")
+    (tmp_path / "tree").mkdir()
+    path = tmp_path / "stack.yaml"
+    path.write_text("name: fake\nupstream: /nowhere\nprs: [1]\nvalidate: checks\n")
+    monkeypatch.setattr("stacker.validation.probe_gpus", lambda: [H100])
+    return path
+
+
+def args(stack: Path, *extra: str) -> list[str]:
+    return ["validate", "--stack", str(stack), "--tree", str(stack.parent / "tree"), "--tree-commit", "abc123", *extra]
+
+
+def test_failures_exit_1_and_write_reports(stack, run_cli, tmp_path):
+    code, out, err = run_cli(*args(stack, "--gpu", "sm90a", "-o", "actions=pass,segv,fail",
+                                   "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "j.xml")))
+    assert code == 1
+    assert "2 of 4 validation results failed (fake paths on sm_90a)" in err
+    assert "crashy::c1-segv" in out and "SIGSEGV" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert [r["status"] for r in data["results"]] == ["pass", "crash", "fail", "pass"]  # other::only too
+    assert data["tree"]["commit"] == "abc123" and data["device"]["name"] == "NVIDIA H100 80GB HBM3"
+    assert data["environment"]["fake"] is True
+    assert "<testsuites" in (tmp_path / "j.xml").read_text()
+
+
+def test_all_pass_exits_0(stack, run_cli):
+    code, out, _ = run_cli(*args(stack, "--gpu", "auto", "--suite", "crashy", "-o", "actions=pass,pass"))
+    assert code == 0
+    assert "2 results: 2 pass" in out
+
+
+def test_device_mismatch_is_one_line(stack, run_cli):
+    code, out, err = run_cli(*args(stack, "--gpu", "sm121a"))
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "device is sm_90 (NVIDIA H100 80GB HBM3)" in err and "run --gpu sm90a (fake paths on sm_90a)" in err
+
+
+def test_unknown_suite_and_bad_option(stack, run_cli):
+    code, _, err = run_cli(*args(stack, "--gpu", "sm90a", "--suite", "nope"))
+    assert code == 2 and "unknown suite 'nope' (known: crashy, other)" in err
+    code, _, err = run_cli(*args(stack, "--gpu", "sm90a", "-o", "novalue"))
+    assert code == 2 and "expected KEY=VALUE" in err
+
+
+def test_list_needs_no_gpu_for_a_named_target(stack, run_cli, monkeypatch):
+    monkeypatch.setattr("stacker.validation.probe_gpus", lambda: [])
+    code, out, _ = run_cli(*args(stack, "--gpu", "sm121a", "--list", "-o", "actions=pass,fail,pass", "--shard", "1/2"))
+    assert code == 0
+    assert "2 cases for fake paths on sm_121a (shard 1/2)" in out
+    assert "crashy::c2-pass" in out and "other::only" in out and "crashy::c1-fail" not in out
+
+
+def test_strict_counts_unavailable(stack, run_cli):
+    code, out, _ = run_cli(*args(stack, "--gpu", "sm90a", "--suite", "crashy", "-o", "actions=pass,unavailable"))
+    assert code == 0 and "not available in this tree: planned" in out
+    code, out, err = run_cli(*args(stack, "--gpu", "sm90a", "--suite", "crashy", "-o", "actions=pass,unavailable",
+                                   "--strict"))
+    assert code == 1 and "FAIL (strict)" in out
+
+
+def test_missing_tree_and_missing_work_repo(stack, run_cli):
+    code, _, err = run_cli("validate", "--stack", str(stack), "--gpu", "sm90a", "--tree", str(stack.parent / "nope"))
+    assert code == 2 and "no such directory" in err
+    code, _, err = run_cli("validate", "--stack", str(stack), "--gpu", "sm90a")
+    assert code == 2 and "no work repository" in err
+
+
+def test_a_package_without_the_contract_is_a_config_error(stack, run_cli):
+    (stack.parent / "checks" / "__init__.py").write_text("def suites():\n    return []\n")
+    code, _, err = run_cli(*args(stack, "--gpu", "sm90a"))
+    assert code == 2 and "lacks targets, cases, open_session" in err
