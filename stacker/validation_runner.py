@@ -81,6 +81,7 @@ class WorkerSpec:
     python: str = sys.executable
     module: str = "stacker.validation_worker"
     on_results: Callable[[list[CaseResult]], None] | None = None  # progress, called from threads
+    live: set[subprocess.Popen] = field(default_factory=set)  # running workers, killed if the parent is stopped
 
     def announce(self, results: list[CaseResult]) -> None:
         if self.on_results is not None:
@@ -172,6 +173,7 @@ def run_worker_once(cases: Sequence[Case], spec: WorkerSpec, gpu: str | None, at
             env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             pass_fds=(write_fd,), start_new_session=True,
         )
+    spec.live.add(process)
     os.close(write_fd)
     reader = _EventReader(read_fd)
     current: str | None = None
@@ -210,6 +212,7 @@ def run_worker_once(cases: Sequence[Case], spec: WorkerSpec, gpu: str | None, at
         except subprocess.TimeoutExpired:
             _kill_group(process)
             code = process.wait()
+        spec.live.discard(process)
     if current is not None:
         outcome.crashed_case = current
         how = f"timed out after {spec.case_timeout:.0f} s and was killed" if timed_out else _exit_description(code)
@@ -292,8 +295,15 @@ def run_cases(cases: Sequence[Case], spec: WorkerSpec, gpus: Sequence[str | None
     threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(slots)) if slots[i]]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.5)
+    except BaseException:
+        # Stopped (Ctrl-C, SIGTERM): workers run in sessions of their own and would outlive us.
+        for process in list(spec.live):
+            _kill_group(process)
+        raise
     done = [r for r in reports if r is not None]
     merged: dict[str, list[CaseResult]] = {}
     for report in done:

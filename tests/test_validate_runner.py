@@ -127,3 +127,25 @@ def test_shards_partition_the_cases(count):
 def test_bad_shard_is_a_one_line_error(text):
     with pytest.raises(ConfigError, match="--shard"):
         Shard.parse(text)
+
+
+def test_stopping_the_parent_kills_its_workers(tmp_path):
+    import signal
+    import threading
+    import time
+
+    spec, cases = spec_for(tmp_path, "hang")
+    seen = []
+
+    def interrupt():
+        deadline = time.monotonic() + 30
+        while not spec.live and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.extend(spec.live)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        run_cases(cases, spec, [None])
+    assert seen
+    assert seen[0].wait(timeout=10) == -signal.SIGKILL

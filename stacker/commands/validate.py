@@ -6,6 +6,7 @@ this command's dependencies (typer, rich, PyYAML), not every other command's.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -92,7 +93,12 @@ def validate(
             for result in results:
                 console.print(_progress_line(result))
 
-    report = run_validation(stack, options, on_plan=on_plan, on_results=on_results)
+    # SIGTERM (a CI timeout) must unwind like Ctrl-C, so the runner can stop its workers.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run_validation(stack, options, on_plan=on_plan, on_results=on_results)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     render(report, console)
     if json_path is not None:
         report.write_json(json_path)
@@ -101,6 +107,10 @@ def validate(
     if report.failures:
         raise ValidationFailed(f"{len(report.failures)} of {len(report.results)} validation results failed "
                                f"({report.label})")
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -118,6 +128,9 @@ def _standalone(argv: list[str] | None = None) -> int:
         return error.exit_code
     except typer.Exit as done:
         return done.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        print("stacker: interrupted", file=sys.stderr)
+        return 130
     except Exception as error:  # click's usage errors arrive here in non-standalone mode
         import click
 
