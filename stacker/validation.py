@@ -8,6 +8,7 @@ worker processes with a scrubbed environment → a report. Nothing of the tree i
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import os
 import subprocess
@@ -36,6 +37,7 @@ from stacker.validation_runner import Shard, WorkerSpec, run_cases, select_shard
 class ValidateOptions:
     gpu: str = "auto"
     suites: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()  # shell patterns on case ids (suite::name): run only those
     tree: Path | None = None  # a directory that already holds the code under test
     tree_commit: str | None = None  # what --tree is, for the report
     repo: Path | None = None  # else: export `ref` of this repository (default: the work repository)
@@ -137,13 +139,18 @@ def _archive(repo: Path, commit: str, dest: Path, paths: tuple[str, ...]) -> Non
         tar.extractall(dest, filter="data")
 
 
-def plan_cases(plugin: ModuleType, context: RunContext) -> list[Case]:
+def plan_cases(plugin: ModuleType, context: RunContext, patterns: Sequence[str] = ()) -> list[Case]:
+    """The suites' cases, each once; with `patterns`, only the cases whose id matches one."""
     cases = list(plugin.cases(context))
     seen: set[str] = set()
     for case in cases:
         if case.id in seen:
             raise ConfigError(f"the validation package plans case '{case.id}' twice")
         seen.add(case.id)
+    if patterns:
+        cases = [case for case in cases if any(fnmatch.fnmatchcase(case.id, p) for p in patterns)]
+        if not cases:
+            raise ConfigError(f"--case {' '.join(patterns)}: matches no case (see --list)")
     return cases
 
 
@@ -182,7 +189,7 @@ def run_validation(
             suites=suites, device=gpus[0].name if gpus else "", capability=gpus[0].capability if gpus else None,
             options=dict(options.options),
         )
-        cases = select_shard(plan_cases(plugin, context), options.shard)
+        cases = select_shard(plan_cases(plugin, context, options.cases), options.shard)
         if on_plan is not None:
             on_plan(context, cases)
         started = _now()
@@ -192,15 +199,17 @@ def run_validation(
                 cwd=tree.root, log_dir=logs, case_timeout=options.case_timeout,
                 setup_timeout=options.case_timeout, on_results=on_results,
             )
-            results, slot_reports = run_cases(cases, spec, slots)
-        environment = next((w.ready_info for s in slot_reports for w in s.workers if w.ready_info), {}) or {}
+            run = run_cases(cases, spec, slots)
+        environment = next((w.ready_info for s in run.slots for w in s.workers if w.ready_info), {}) or {}
         return ValidationReport(
             target=target.name, label=target.label, compile_arch=target.compile_arch,
-            device=context.device, capability=context.capability, tree=tree.description, results=results,
+            device=context.device, capability=context.capability, tree=tree.description, results=run.results,
             started=started, finished=_now(), shard=str(options.shard), strict=options.strict,
-            environment=environment,
+            environment=environment, interrupted=run.interrupted,
             workers=[{"gpu": s.gpu, "processes": len(s.workers),
-                      "crashed": [w.crashed_case for w in s.workers if w.crashed_case]} for s in slot_reports],
+                      "crashed": [w.crashed_case for w in s.workers if w.crashed_case],
+                      "retired_after": [list(w.results)[-1] for w in s.workers if w.retired and w.results]}
+                     for s in run.slots],
         )
 
 
@@ -230,4 +239,4 @@ def list_cases(stack_path: Path, options: ValidateOptions,
     with tree_under_test(stack, options, plugin) as tree:
         context = RunContext(target=target.name, label=target.label, compile_arch=target.compile_arch,
                              tree=str(tree.root), suites=suites, options=dict(options.options))
-        return context, select_shard(plan_cases(plugin, context), options.shard)
+        return context, select_shard(plan_cases(plugin, context, options.cases), options.shard)

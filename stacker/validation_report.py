@@ -41,6 +41,7 @@ class ValidationReport:
     finished: str
     shard: str = "0/1"
     strict: bool = False
+    interrupted: bool = False
     environment: dict[str, Any] = field(default_factory=dict)
     workers: list[dict[str, Any]] = field(default_factory=list)
 
@@ -72,6 +73,7 @@ class ValidationReport:
             "finished": self.finished,
             "shard": self.shard,
             "strict": self.strict,
+            "interrupted": self.interrupted,
             "environment": self.environment,
             "workers": self.workers,
             "summary": {**self.counts(), "total": len(self.results), "failed": len(self.failures)},
@@ -86,8 +88,9 @@ class ValidationReport:
         counts = self.counts()
         parts = [f"{counts[s.value]} {s.value}" for s in Status if counts[s.value]]
         tree = self.tree.get("commit", "")[:8] or self.tree.get("path", "")
+        stopped = " — INTERRUPTED" if self.interrupted else ""
         return (f"{self.label} — device {self.device or '?'} — tree {tree} — "
-                f"{len(self.results)} results: {', '.join(parts) or 'none'}")
+                f"{len(self.results)} results: {', '.join(parts) or 'none'}{stopped}")
 
 
 def format_number(value: float | None) -> str:

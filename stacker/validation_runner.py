@@ -82,6 +82,7 @@ class WorkerSpec:
     module: str = "stacker.validation_worker"
     on_results: Callable[[list[CaseResult]], None] | None = None  # progress, called from threads
     live: set[subprocess.Popen] = field(default_factory=set)  # running workers, killed if the parent is stopped
+    stop: threading.Event = field(default_factory=threading.Event)  # set when the run is interrupted
 
     def announce(self, results: list[CaseResult]) -> None:
         if self.on_results is not None:
@@ -99,6 +100,7 @@ class WorkerOutcome:
     crash_detail: str = ""
     retired: bool = False
     finished: bool = False
+    interrupted: str | None = None  # the case in flight when the run was stopped ("" if none)
     log: Path | None = None
 
 
@@ -213,7 +215,9 @@ def run_worker_once(cases: Sequence[Case], spec: WorkerSpec, gpu: str | None, at
             _kill_group(process)
             code = process.wait()
         spec.live.discard(process)
-    if current is not None:
+    if spec.stop.is_set():
+        outcome.interrupted = current or ""
+    elif current is not None:
         outcome.crashed_case = current
         how = f"timed out after {spec.case_timeout:.0f} s and was killed" if timed_out else _exit_description(code)
         outcome.crash_detail = f"worker {how} while running this case"
@@ -260,6 +264,13 @@ def run_on_slot(
         outcome = runner(remaining, spec, gpu, attempt)
         report.workers.append(outcome)
         report.results.update(outcome.results)
+        if outcome.interrupted is not None or spec.stop.is_set():
+            for case in remaining:
+                if case.id not in report.results:
+                    why = "interrupted while running" if case.id == outcome.interrupted else "not run: interrupted"
+                    report.results[case.id] = [CaseResult(suite=case.suite, name=case.name, status=Status.ERROR,
+                                                          detail=why)]
+            break
         if outcome.crashed_case:
             crashed = next(c for c in remaining if c.id == outcome.crashed_case)
             report.results[crashed.id] = [CaseResult(
@@ -281,32 +292,54 @@ def run_on_slot(
     return report
 
 
-def run_cases(cases: Sequence[Case], spec: WorkerSpec, gpus: Sequence[str | None]) -> tuple[list[CaseResult], list[SlotReport]]:
-    """Every case's results, in case order, and what each GPU's workers did.
+@dataclass
+class RunResults:
+    results: list[CaseResult]  # in case order
+    slots: list[SlotReport]  # what each GPU's workers did
+    interrupted: bool = False  # stopped early (Ctrl-C, SIGTERM): the cases not run say so
+
+
+def run_cases(cases: Sequence[Case], spec: WorkerSpec, gpus: Sequence[str | None]) -> RunResults:
+    """Every case's results and what each GPU's workers did.
 
     One thread per GPU follows that GPU's workers; the threads only wait on pipes and processes.
+    When the parent is interrupted, the workers are killed and the results so far are returned.
     """
     slots = [block for block in split_contiguous(cases, max(1, len(gpus)))]
     reports: list[SlotReport | None] = [None] * len(slots)
 
-    def work(i: int) -> None:
-        reports[i] = run_on_slot(slots[i], spec, gpus[i] if gpus else None)
+    finished = [threading.Event() for _ in slots]
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(slots)) if slots[i]]
-    for thread in threads:
-        thread.start()
+    def work(i: int) -> None:
+        try:
+            reports[i] = run_on_slot(slots[i], spec, gpus[i] if gpus else None)
+        finally:
+            finished[i].set()
+
+    # Waiting on events, not Thread.join: a join interrupted by Ctrl-C marks a still-running
+    # thread as stopped (CPython's bpo-45274 handling), and its results would be lost.
+    for i, block in enumerate(slots):
+        if block:
+            threading.Thread(target=work, args=(i,), daemon=True).start()
+        else:
+            finished[i].set()
+    interrupted = False
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.5)
-    except BaseException:
+        for event in finished:
+            while not event.wait(0.5):
+                pass
+    except KeyboardInterrupt:
         # Stopped (Ctrl-C, SIGTERM): workers run in sessions of their own and would outlive us.
+        interrupted = True
+        spec.stop.set()
         for process in list(spec.live):
             _kill_group(process)
-        raise
+        for event in finished:
+            event.wait(120)
     done = [r for r in reports if r is not None]
     merged: dict[str, list[CaseResult]] = {}
     for report in done:
         merged.update(report.results)
-    ordered = [result for case in cases for result in merged.get(case.id, [])]
-    return ordered, done
+    ordered = [result for case in cases for result in merged.get(case.id, [
+        CaseResult(suite=case.suite, name=case.name, status=Status.ERROR, detail="not run: interrupted")])]
+    return RunResults(ordered, done, interrupted)

@@ -88,3 +88,11 @@ def test_a_package_without_the_contract_is_a_config_error(stack, run_cli):
     (stack.parent / "checks" / "__init__.py").write_text("def suites():\n    return []\n")
     code, _, err = run_cli(*args(stack, "--gpu", "sm90a"))
     assert code == 2 and "lacks targets, cases, open_session" in err
+
+
+def test_case_patterns_select_cases(stack, run_cli):
+    code, out, _ = run_cli(*args(stack, "--gpu", "sm90a", "--list", "-o", "actions=pass,fail,segv", "--case", "*-fail",
+                                 "--case", "other::*"))
+    assert code == 0 and "2 cases" in out and "crashy::c1-fail" in out and "other::only" in out
+    code, _, err = run_cli(*args(stack, "--gpu", "sm90a", "--list", "--case", "nothing*"))
+    assert code == 2 and "matches no case" in err

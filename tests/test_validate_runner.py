@@ -33,13 +33,19 @@ def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 
     return spec, plugin.cases(context)
 
 
+def run_all(cases, spec, gpus):
+    run = run_cases(cases, spec, gpus)
+    assert not run.interrupted
+    return run.results, run.slots
+
+
 def statuses(results) -> list[tuple[str, str]]:
     return [(r.name, r.status.value) for r in results]
 
 
 def test_cases_share_one_process(tmp_path):
     spec, cases = spec_for(tmp_path, "pass,fail,pass")
-    results, slots = run_cases(cases, spec, [None])
+    results, slots = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-pass", "pass"), ("c1-fail", "fail"), ("c2-pass", "pass")]
     assert len(slots[0].workers) == 1
     assert len({r.info["pid"] for r in results}) == 1  # compiled state would be shared: one process
@@ -48,7 +54,7 @@ def test_cases_share_one_process(tmp_path):
 
 def test_a_segfault_is_that_case_and_the_rest_still_run(tmp_path):
     spec, cases = spec_for(tmp_path, "pass,segv,pass,pass")
-    results, slots = run_cases(cases, spec, [None])
+    results, slots = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-pass", "pass"), ("c1-segv", "crash"), ("c2-pass", "pass"), ("c3-pass", "pass")]
     assert "SIGSEGV" in results[1].detail
     assert len(slots[0].workers) == 2  # a fresh worker took the remaining cases
@@ -58,7 +64,7 @@ def test_a_segfault_is_that_case_and_the_rest_still_run(tmp_path):
 
 def test_exit_and_exception_are_reported(tmp_path):
     spec, cases = spec_for(tmp_path, "exit,raise,pass")
-    results, _ = run_cases(cases, spec, [None])
+    results, _ = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-exit", "crash"), ("c1-raise", "error"), ("c2-pass", "pass")]
     assert "status 3" in results[0].detail
     assert "planned failure" in results[1].detail
@@ -66,21 +72,21 @@ def test_exit_and_exception_are_reported(tmp_path):
 
 def test_a_hang_is_killed_after_the_case_timeout(tmp_path):
     spec, cases = spec_for(tmp_path, "hang,pass", timeout=3.0)
-    results, _ = run_cases(cases, spec, [None])
+    results, _ = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-hang", "crash"), ("c1-pass", "pass")]
     assert "timed out after 3 s" in results[0].detail
 
 
 def test_an_unhealthy_process_is_retired(tmp_path):
     spec, cases = spec_for(tmp_path, "poison,pass")
-    results, slots = run_cases(cases, spec, [None])
+    results, slots = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-poison", "pass"), ("c1-pass", "pass")]
     assert slots[0].workers[0].retired and len(slots[0].workers) == 2
 
 
 def test_setup_failure_marks_every_case_without_retrying(tmp_path):
     spec, cases = spec_for(tmp_path, "pass,pass", setup="fail")
-    results, slots = run_cases(cases, spec, [None])
+    results, slots = run_all(cases, spec, [None])
     assert [r.status for r in results] == [Status.ERROR, Status.ERROR]
     assert all("cannot import the code under test" in r.detail for r in results)
     assert len(slots[0].workers) == 1
@@ -88,14 +94,14 @@ def test_setup_failure_marks_every_case_without_retrying(tmp_path):
 
 def test_output_of_the_code_under_test_cannot_forge_events(tmp_path):
     spec, cases = spec_for(tmp_path, "noise,pass")
-    results, slots = run_cases(cases, spec, [None])
+    results, slots = run_all(cases, spec, [None])
     assert statuses(results) == [("c0-noise", "pass"), ("c1-pass", "pass")]
     assert "noise on stderr" in slots[0].workers[0].log.read_text()
 
 
 def test_one_worker_per_gpu_with_its_own_device(tmp_path):
     spec, cases = spec_for(tmp_path, "env,env,env,env")
-    results, slots = run_cases(cases, spec, ["0", "1"])
+    results, slots = run_all(cases, spec, ["0", "1"])
     assert [r.info["CUDA_VISIBLE_DEVICES"] for r in results] == ["0", "0", "1", "1"]
     assert len(slots) == 2 and all(len(s.workers) == 1 for s in slots)
 
@@ -103,7 +109,7 @@ def test_one_worker_per_gpu_with_its_own_device(tmp_path):
 def test_the_worker_environment_is_scrubbed(tmp_path):
     parent = {**os.environ, "GITHUB_TOKEN": "secret", "FAKE_ALLOWED_X": "yes", "FAKE_ALLOWED_TOKEN": "secret"}
     spec, cases = spec_for(tmp_path, "env", parent_env=parent)
-    results, _ = run_cases(cases, spec, [None])
+    results, _ = run_all(cases, spec, [None])
     info = results[0].info
     assert info["GITHUB_TOKEN"] is None and info["FAKE_ALLOWED_TOKEN"] is None
     assert info["FAKE_ALLOWED_X"] == "yes" and info["FAKE_TARGET"] == "sm90a"
@@ -129,12 +135,12 @@ def test_bad_shard_is_a_one_line_error(text):
         Shard.parse(text)
 
 
-def test_stopping_the_parent_kills_its_workers(tmp_path):
+def test_stopping_the_parent_kills_its_workers_and_keeps_the_results(tmp_path):
     import signal
     import threading
     import time
 
-    spec, cases = spec_for(tmp_path, "hang")
+    spec, cases = spec_for(tmp_path, "hang,pass")
     seen = []
 
     def interrupt():
@@ -142,10 +148,13 @@ def test_stopping_the_parent_kills_its_workers(tmp_path):
         while not spec.live and time.monotonic() < deadline:
             time.sleep(0.05)
         seen.extend(spec.live)
+        time.sleep(2)  # let the worker announce its (hanging) first case
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        run_cases(cases, spec, [None])
+    run = run_cases(cases, spec, [None])
     assert seen
     assert seen[0].wait(timeout=10) == -signal.SIGKILL
+    assert run.interrupted
+    assert [(r.status, r.detail) for r in run.results] == [
+        (Status.ERROR, "interrupted while running"), (Status.ERROR, "not run: interrupted")]

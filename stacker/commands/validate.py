@@ -53,6 +53,7 @@ def _progress_line(result: CaseResult) -> str:
 def validate(
     gpu: str = typer.Option("auto", "--gpu", help="GPU target (see kernels/targets.toml) or auto (read the device)."),
     suite: list[str] = typer.Option([], "--suite", help="Suite(s) to run, repeatable or comma-separated; default all."),
+    case: list[str] = typer.Option([], "--case", help="Only cases whose id (suite::name) matches this pattern; repeatable."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
     junit_path: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here (for CI)."),
     shard: str = typer.Option("0/1", "--shard", help="Run the i-th of n contiguous blocks of cases (0-based)."),
@@ -71,7 +72,7 @@ def validate(
 ) -> None:
     """Compile and check the bundle's kernels against a float32 reference on this GPU."""
     options = ValidateOptions(
-        gpu=gpu, suites=_split(suite), tree=tree, tree_commit=tree_commit, repo=repo, ref=ref,
+        gpu=gpu, suites=_split(suite), cases=tuple(case), tree=tree, tree_commit=tree_commit, repo=repo, ref=ref,
         workdir=workdir, shard=Shard.parse(shard), strict=strict, options=_parse_options(option), case_timeout=case_timeout,
         max_gpus=gpus, logs=logs,
     )
@@ -104,6 +105,8 @@ def validate(
         report.write_json(json_path)
     if junit_path is not None:
         write_junit(report, junit_path)
+    if report.interrupted:
+        raise ValidationFailed(f"interrupted; the reports hold the {len(report.results)} results so far")
     if report.failures:
         raise ValidationFailed(f"{len(report.failures)} of {len(report.results)} validation results failed "
                                f"({report.label})")
