@@ -156,3 +156,16 @@ def render(report: ValidationReport, console: Console) -> None:
             console.print(pivot)
     style = "bold red" if report.failures else "bold green"
     console.print(f"[{style}]{report.headline()}[/]")
+
+
+def report_from_json(data: dict[str, Any]) -> ValidationReport:
+    """A report written by `write_json`, read back (to render it again, e.g. as Markdown)."""
+    capability = data.get("device", {}).get("capability")
+    return ValidationReport(
+        target=data["target"]["name"], label=data["target"]["label"], compile_arch=data["target"]["compile_arch"],
+        device=data.get("device", {}).get("name", ""), capability=tuple(capability) if capability else None,
+        tree=dict(data.get("tree", {})), results=[CaseResult.from_json(r) for r in data.get("results", [])],
+        started=data.get("started", ""), finished=data.get("finished", ""), shard=data.get("shard", "0/1"),
+        strict=bool(data.get("strict", False)), interrupted=bool(data.get("interrupted", False)),
+        environment=dict(data.get("environment", {})), workers=list(data.get("workers", [])),
+    )

@@ -36,10 +36,10 @@ class EventWriter:
 
 
 def _error_result(case: Case, exc: BaseException, seconds: float) -> CaseResult:
-    lines = traceback.format_exception_only(type(exc), exc)
+    first = (str(exc).strip().splitlines() or [""])[0]
     return CaseResult(
         suite=case.suite, name=case.name, status=Status.ERROR,
-        detail=" ".join(line.strip() for line in lines)[:2000], seconds=seconds,
+        detail=f"{type(exc).__name__}: {first}"[:1000], seconds=seconds,
         info={"traceback": traceback.format_exc()[-4000:]},
     )
 

@@ -96,3 +96,12 @@ def test_case_patterns_select_cases(stack, run_cli):
     assert code == 0 and "2 cases" in out and "crashy::c1-fail" in out and "other::only" in out
     code, _, err = run_cli(*args(stack, "--gpu", "sm90a", "--list", "--case", "nothing*"))
     assert code == 2 and "matches no case" in err
+
+
+def test_render_a_saved_report(stack, run_cli, tmp_path):
+    run_cli(*args(stack, "--gpu", "sm90a", "-o", "actions=pass,fail", "--json", str(tmp_path / "r.json")))
+    code, out, _ = run_cli("validate", "--render", str(tmp_path / "r.json"), "--markdown", str(tmp_path / "r.md"))
+    assert code == 0 and "crashy — fake paths on sm_90a" in out
+    assert "| c1-fail | fail | max_diff | 0.5 | ≤ 0.01 |" in (tmp_path / "r.md").read_text()
+    code, _, err = run_cli("validate", "--render", str(tmp_path / "nope.json"))
+    assert code == 2 and "no such file" in err

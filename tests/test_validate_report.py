@@ -87,3 +87,20 @@ def test_table_shows_value_next_to_tolerance_and_the_label():
     assert "timing (TFLOP/s)" in text  # the pivot table
     assert "123.4" in text
     assert "2 pass, 1 fail, 1 crash, 1 skip, 2 unavailable" in text
+
+
+def test_markdown_has_where_and_every_number_with_its_tolerance(tmp_path):
+    from stacker.validation_markdown import report_markdown, write_markdown
+    from stacker.validation_report import report_from_json
+
+    report = make_report()
+    text = report_markdown(report)
+    assert text.startswith("## SM120 paths on sm_90a: NVIDIA H100 80GB HBM3")
+    assert "`727eed3c5b117f2b2a51d425bc914ea85383b437` (main)" in text
+    assert "| bf16-causal | pass | max_diff | 0.0078 | ≤ 0.01562 | kernel Sm120 |" in text
+    assert "| s1 | 123.4 | unavailable |" in text  # the timing grid
+    report.write_json(tmp_path / "r.json")
+    again = report_from_json(json.loads((tmp_path / "r.json").read_text()))
+    assert again.results == report.results and again.capability == (9, 0)
+    write_markdown(again, tmp_path / "r.md")
+    assert (tmp_path / "r.md").read_text() == text

@@ -6,6 +6,7 @@ this command's dependencies (typer, rich, PyYAML), not every other command's.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import threading
@@ -20,9 +21,10 @@ from stacker.cli_options import console as stdout_console
 from stacker.errors import ConfigError, StackerError, ValidationFailed
 from stacker.junit import write_junit
 from stacker.validation import ValidateOptions, list_cases, run_validation
+from stacker.validation_markdown import write_markdown
 from stacker.validation_model import Case, CaseResult
 from stacker.validation_plugin import RunContext
-from stacker.validation_report import format_number, render
+from stacker.validation_report import ValidationReport, format_number, render, report_from_json
 from stacker.validation_runner import Shard
 
 
@@ -56,6 +58,9 @@ def validate(
     case: list[str] = typer.Option([], "--case", help="Only cases whose id (suite::name) matches this pattern; repeatable."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the full report as JSON here."),
     junit_path: Path | None = typer.Option(None, "--junit", help="Write JUnit XML here (for CI)."),
+    markdown_path: Path | None = typer.Option(None, "--markdown", help="Write the report as Markdown here."),
+    render_path: Path | None = typer.Option(None, "--render", help="Run nothing: show a saved --json report "
+                                            "(and write --junit/--markdown from it)."),
     shard: str = typer.Option("0/1", "--shard", help="Run the i-th of n contiguous blocks of cases (0-based)."),
     tree: Path | None = typer.Option(None, "--tree", help="Validate this directory instead of an export."),
     tree_commit: str | None = typer.Option(None, "--tree-commit", help="What --tree holds (commit), for the report."),
@@ -77,6 +82,11 @@ def validate(
         max_gpus=gpus, logs=logs,
     )
     console = stdout_console()
+    if render_path is not None:
+        report = _load_report(render_path)
+        render(report, console)
+        _write(report, None, junit_path, markdown_path)
+        return
     if list_only:
         context, cases = list_cases(stack, options)
         console.print(f"{len(cases)} cases for {context.label} (shard {options.shard}):")
@@ -101,15 +111,31 @@ def validate(
     finally:
         signal.signal(signal.SIGTERM, previous)
     render(report, console)
-    if json_path is not None:
-        report.write_json(json_path)
-    if junit_path is not None:
-        write_junit(report, junit_path)
+    _write(report, json_path, junit_path, markdown_path)
     if report.interrupted:
         raise ValidationFailed(f"interrupted; the reports hold the {len(report.results)} results so far")
     if report.failures:
         raise ValidationFailed(f"{len(report.failures)} of {len(report.results)} validation results failed "
                                f"({report.label})")
+
+
+def _load_report(path: Path) -> ValidationReport:
+    try:
+        return report_from_json(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConfigError(f"--render {path}: no such file") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--render {path}: not a stacker validation report ({exc})") from None
+
+
+def _write(report: ValidationReport, json_path: Path | None, junit_path: Path | None,
+           markdown_path: Path | None) -> None:
+    if json_path is not None:
+        report.write_json(json_path)
+    if junit_path is not None:
+        write_junit(report, junit_path)
+    if markdown_path is not None:
+        write_markdown(report, markdown_path)
 
 
 def _terminate(signum, frame) -> None:
