@@ -13,7 +13,7 @@ from stacker.validation_model import Status
 from stacker.validation_report import ValidationReport, format_number
 
 
-def _cell(text: str, limit: int = 400) -> str:
+def _cell(text: str, limit: int = 240) -> str:
     text = " ".join(text.split())
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.replace("|", "\\|")
@@ -50,7 +50,7 @@ def report_markdown(report: ValidationReport) -> str:
         f"- tree: `{tree}`" + (f" ({report.tree['ref']})" if report.tree.get("ref") else ""),
         f"- run: {report.started} – {report.finished}, shard {report.shard}"
         + (", strict" if report.strict else "") + (", INTERRUPTED" if report.interrupted else ""),
-        f"- results: {report.headline().split(' — ')[-1]}",
+        f"- {report.summary()}",
     ]
     if report.environment:
         versions = ", ".join(f"{k} {v}" for k, v in report.environment.items())

@@ -84,13 +84,16 @@ class ValidationReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
 
-    def headline(self) -> str:
+    def summary(self) -> str:
+        """e.g. "119 results: 84 pass, 7 error, 28 unavailable" (", interrupted" when stopped early)."""
         counts = self.counts()
         parts = [f"{counts[s.value]} {s.value}" for s in Status if counts[s.value]]
+        stopped = ", interrupted" if self.interrupted else ""
+        return f"{len(self.results)} results: {', '.join(parts) or 'none'}{stopped}"
+
+    def headline(self) -> str:
         tree = self.tree.get("commit", "")[:8] or self.tree.get("path", "")
-        stopped = " — INTERRUPTED" if self.interrupted else ""
-        return (f"{self.label} — device {self.device or '?'} — tree {tree} — "
-                f"{len(self.results)} results: {', '.join(parts) or 'none'}{stopped}")
+        return f"{self.label} — device {self.device or '?'} — tree {tree} — {self.summary()}"
 
 
 def format_number(value: float | None) -> str:
