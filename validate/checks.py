@@ -28,8 +28,9 @@ def generator(case: Case, salt: int = 0, device: str = "cuda") -> torch.Generato
     return gen
 
 
-def randn(shape: tuple[int, ...], dtype: torch.dtype, gen: torch.Generator, device: str = "cuda") -> torch.Tensor:
-    return torch.randn(shape, generator=gen, device=device, dtype=torch.float32).to(dtype)
+def randn(shape: tuple[int, ...], dtype: torch.dtype, gen: torch.Generator) -> torch.Tensor:
+    """N(0, 1) drawn in float32 on the generator's device, then rounded to `dtype`."""
+    return torch.randn(shape, generator=gen, device=gen.device, dtype=torch.float32).to(dtype)
 
 
 def result(case: Case, status: Status, *, name: str | None = None, metric: str | None = None,

@@ -32,6 +32,8 @@ def _capability(arch: str) -> tuple[int, int]:
 
 
 class FlashAttentionSession:
+    device = "cuda"
+
     def __init__(self, context):
         self.context = context
         if not torch.cuda.is_available():

@@ -58,7 +58,7 @@ def run(case: Case, session) -> list[CaseResult]:
         from flash_attn.cute.block_sparsity import BlockSparseTensorsTorch
     except ImportError as exc:
         return [unavailable(case, f"flash_attn.cute.block_sparsity: {exc}")]
-    gen = generator(case)
+    gen = generator(case, device=session.device)
     dtype = dtype_of(p["dtype"])
     shape = (BATCH, SEQLEN, HEADS, p["head_dim"])
     q, k, v = (randn(shape, dtype, gen) for _ in range(3))
@@ -66,8 +66,8 @@ def run(case: Case, session) -> list[CaseResult]:
     tried = []
     for bq, bkv in BLOCK_SIZES:
         mb, nb = math.ceil(SEQLEN / bq), math.ceil(SEQLEN / bkv)
-        keep = torch.rand((BATCH, HEADS, mb, nb), generator=gen, device="cuda") < 0.5
-        rows = torch.arange(mb, device="cuda")
+        keep = torch.rand((BATCH, HEADS, mb, nb), generator=gen, device=session.device) < 0.5
+        rows = torch.arange(mb, device=session.device)
         keep[:, :, rows, (rows * bq // bkv).clamp(max=nb - 1)] = True
         tensors = block_tensors(keep, (bq, bkv), BlockSparseTensorsTorch)
         try:

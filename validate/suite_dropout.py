@@ -25,6 +25,7 @@ from .tolerance import SIGNIFICANT_BITS
 NAME = "dropout"
 P = 0.1
 SEED = 42
+PROBE_SLACK = 0.05
 
 
 def cases(context) -> list[Case]:
@@ -65,7 +66,7 @@ def run(case: Case, session) -> list[CaseResult]:
 
 
 def _determinism(case: Case, session) -> list[CaseResult]:
-    p, fa, gen = case.params, session.fa, generator(case)
+    p, fa, gen = case.params, session.fa, generator(case, device=session.device)
     shape = (p["batch"], p["seqlen"], p["heads"], p["head_dim"])
     q, k, v = (randn(shape, dtype_of("bfloat16"), gen) for _ in range(3))
     plain, _ = fa.forward(q, k, v, causal=True)
@@ -94,23 +95,24 @@ def _determinism(case: Case, session) -> list[CaseResult]:
 
 
 def _probe(case: Case, session) -> list[CaseResult]:
-    p, fa, gen = case.params, session.fa, generator(case)
+    p, fa, gen = case.params, session.fa, generator(case, device=session.device)
     b, h, sq, d, causal = p["batch"], p["heads"], p["seqlen_q"], p["head_dim"], p["causal"]
     sk = d  # V = I needs as many keys as output columns
     dtype = dtype_of("bfloat16")
-    q = torch.zeros((b, sq, h, d), dtype=dtype, device="cuda")  # uniform P: the probe, not an accuracy test
+    q = torch.zeros((b, sq, h, d), dtype=dtype, device=session.device)  # uniform P: the probe, not an accuracy test
     k = randn((b, sk, h, d), dtype, gen)
-    v = torch.eye(sk, d, dtype=dtype, device="cuda")[None, :, None, :].expand(b, sk, h, d).contiguous()
-    allowed = causal_allowed(sq, sk, "cuda") if causal else torch.ones((sq, sk), dtype=torch.bool, device="cuda")
+    v = torch.eye(sk, d, dtype=dtype, device=session.device)[None, :, None, :].expand(b, sk, h, d).contiguous()
+    allowed = causal_allowed(sq, sk, session.device) if causal else torch.ones((sq, sk), dtype=torch.bool, device=session.device)
     out_a, kernels = fa.forward(q, k, v, causal=causal, dropout_p=P, dropout_seed=SEED)
     out_b, _ = fa.forward(q, k, v, causal=causal, dropout_p=P, dropout_seed=SEED + 1)
     keep, q_text = _keep_probability(session, kernels)
     kept_a, off_a = stats.recover_mask(out_a, P, allowed)
     kept_b, off_b = stats.recover_mask(out_b, P, allowed)
     clean = max(off_a, off_b)
-    outcomes = [result(case, Status.PASS if clean < 0.1 else Status.FAIL, name=f"{case.name} probe is 0/1",
-                       metric="max|x−round(x)|", value=clean, tolerance=0.1,
-                       detail=f"O·(1−p)·n_i must be 0 or 1 (kept weights scaled by 1/(1−p)); kernel "
+    # bf16 rounding moves x by at most 2^-8 ≈ 0.4 %; 0.05 still catches a missing 1/(1−p) (x = 1 − p)
+    outcomes = [result(case, Status.PASS if clean <= PROBE_SLACK else Status.FAIL, name=f"{case.name} probe is 0/1",
+                       metric="max|x−round(x)|", value=clean, tolerance=PROBE_SLACK,
+                       detail=f"x = O·(1−p)·n_i must be 0 or 1 (kept weights scaled by 1/(1−p)); kernel "
                               f"{', '.join(dict.fromkeys(kernels))}")]
     outcomes.append(_bound_result(case, "kept fraction", stats.kept_fraction(kept_a, allowed, keep), q_text))
     outcomes.append(_bound_result(case, "by position", stats.kept_fraction_by_position(kept_a, allowed, keep)))
@@ -124,10 +126,10 @@ def _probe(case: Case, session) -> list[CaseResult]:
 
 
 def _mean_over_seeds(case: Case, session) -> list[CaseResult]:
-    p, fa, gen = case.params, session.fa, generator(case)
+    p, fa, gen = case.params, session.fa, generator(case, device=session.device)
     shape = (p["batch"], p["seqlen"], p["heads"], p["head_dim"])
     q, k, v = (randn(shape, dtype_of("bfloat16"), gen) for _ in range(3))
-    total = torch.zeros(shape, dtype=torch.float64, device="cuda")
+    total = torch.zeros(shape, dtype=torch.float64, device=session.device)
     kernels: list[str] = []
     for seed in range(1000, 1000 + p["seeds"]):
         out, kernels = fa.forward(q, k, v, causal=True, dropout_p=P, dropout_seed=seed)

@@ -20,7 +20,7 @@ def cases(context) -> list[Case]:
 
 def run(case: Case, session) -> list[CaseResult]:
     p = case.params
-    dtype, gen = dtype_of(p["dtype"]), generator(case)
+    dtype, gen = dtype_of(p["dtype"]), generator(case, device=session.device)
     hq, hkv, d = p["heads"]["q_heads"], p["heads"]["kv_heads"], p["head_dim"]
     causal = p["causal"]
     if p["layout"] == "dense":
@@ -32,8 +32,8 @@ def run(case: Case, session) -> list[CaseResult]:
         shape = f"b={b} s={sq}"
     else:
         lq, lk = p["seqlens_q"], p["seqlens_k"]
-        cu_q = torch.tensor([0, *torch.tensor(lq).cumsum(0).tolist()], dtype=torch.int32, device="cuda")
-        cu_k = torch.tensor([0, *torch.tensor(lk).cumsum(0).tolist()], dtype=torch.int32, device="cuda")
+        cu_q = torch.tensor([0, *torch.tensor(lq).cumsum(0).tolist()], dtype=torch.int32, device=session.device)
+        cu_k = torch.tensor([0, *torch.tensor(lk).cumsum(0).tolist()], dtype=torch.int32, device=session.device)
         q = randn((sum(lq), hq, d), dtype, gen)
         k, v = (randn((sum(lk), hkv, d), dtype, gen) for _ in range(2))
         out, kernels = session.fa.forward(q, k, v, causal=causal, cu_seqlens_q=cu_q, cu_seqlens_k=cu_k,

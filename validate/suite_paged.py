@@ -43,17 +43,17 @@ def run(case: Case, session) -> list[CaseResult]:
     native = p["path"] == "native"
     if native and session.native_is_kernel_path:
         return [result(case, Status.SKIP, detail="the device's native path is the SM120 path (cases above)")]
-    fa, gen = session.fa, generator(case)
+    fa, gen = session.fa, generator(case, device=session.device)
     dtype = dtype_of("bfloat16")
     hq, hkv = HEADS[p["heads"]]
     ps, d, b = p["page_size"], p["head_dim"], len(SEQUSED_K)
     pages_per_seq = math.ceil(max(SEQUSED_K) / ps)
     num_pages = b * pages_per_seq + 5  # spare pages that no table entry uses
-    table = torch.randperm(num_pages, generator=gen, device="cuda")[: b * pages_per_seq]
+    table = torch.randperm(num_pages, generator=gen, device=session.device)[: b * pages_per_seq]
     table = table.view(b, pages_per_seq).to(torch.int32).contiguous()
     k_cache, v_cache = (randn((num_pages, ps, hkv, d), dtype, gen) for _ in range(2))
     q = randn((b, SEQLEN_Q, hq, d), dtype, gen)
-    seqused = torch.tensor(SEQUSED_K, dtype=torch.int32, device="cuda")
+    seqused = torch.tensor(SEQUSED_K, dtype=torch.int32, device=session.device)
     arch = session.native_arch if native else None
     try:
         out, kernels = fa.forward(q, k_cache, v_cache, page_table=table, seqused_k=seqused, causal=True, arch=arch)

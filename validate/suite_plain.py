@@ -28,7 +28,7 @@ def cases(context) -> list[Case]:
 
 def run(case: Case, session) -> list[CaseResult]:
     p = case.params
-    dtype, gen = dtype_of(p["dtype"]), generator(case)
+    dtype, gen = dtype_of(p["dtype"]), generator(case, device=session.device)
     shape = (BATCH, p["seqlen"], HEADS, p["head_dim"])
     q, k, v = (randn(shape, dtype, gen) for _ in range(3))
     out, kernels = session.fa.forward(q, k, v, causal=p["causal"])

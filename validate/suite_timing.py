@@ -53,7 +53,7 @@ def run(case: Case, session) -> list[CaseResult]:
         return [res]
     if path == "native" and session.native_is_kernel_path:
         return [result(case, Status.SKIP, detail="the device's native path is the SM120 path", info=where)]
-    gen = generator(case)
+    gen = generator(case, device=session.device)
     dtype = dtype_of("bfloat16")
     b, s, d = p["batch"], p["seqlen"], p["head_dim"]
     q = randn((b, s, p["q_heads"], d), dtype, gen)

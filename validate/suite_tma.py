@@ -32,7 +32,7 @@ def run(case: Case, session) -> list[CaseResult]:
     if fa.tma_class is None:
         return [unavailable(case, f"flash_attn.cute.interface has no {TMA_CLASS} (PR #2349 adds it)")]
     p = case.params
-    gen = generator(case)
+    gen = generator(case, device=session.device)
     d, s = p["head_dim"], p["seqlen"]
     q = randn((2, s, p["q_heads"], d), dtype_of("bfloat16"), gen)
     k, v = (randn((2, s, p["kv_heads"], d), dtype_of("bfloat16"), gen) for _ in range(2))
