@@ -44,7 +44,7 @@ def scrubbed_environment(
 ) -> dict[str, str]:
     """The child's environment.
 
-    `allow` adds names or shell patterns (`CUTE_DSL_*`) to `BASE_ALLOWED`. `python_path` comes
+    `allow` adds names or shell patterns (`SOME_TOOL_*`) to `BASE_ALLOWED`. `python_path` comes
     first on PYTHONPATH (the tree under test must win over anything installed); the parent's own
     PYTHONPATH follows when `keep_parent_python_path` (some hosts provide packages that way).
     `set_vars` is applied last and is not filtered: the caller sets those on purpose.

@@ -31,7 +31,7 @@ class RunContext:
     """What suites are told about the run, in the parent and in every worker."""
 
     target: str  # the --gpu target's name
-    label: str  # how reports name results on it, e.g. "SM120 paths on sm_90a"
+    label: str  # how reports name results on it (the stack says, e.g. which kernels on which chip)
     compile_arch: str
     tree: str  # root of the exported tree under test
     suites: tuple[str, ...]

@@ -1,6 +1,6 @@
 """A validation run as a record (JSON) and as tables a person reads (rich).
 
-The report always names what ran where: the target and its label (e.g. "SM120 paths on sm_90a"),
+The report always names what ran where: the target and its label (which kernels on which chip),
 the device as probed, the tree's commit. Tables are views over `CaseResult`s: each case's number
 sits next to its tolerance. Suites that report a grid (timings: shape × kernel path) mark each
 result with `info["table"] = {"row": ..., "column": ...}` and get a pivot table as well.
