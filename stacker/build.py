@@ -21,6 +21,8 @@ from stacker.errors import UpstreamError
 from stacker.filemerge import Layer
 from stacker.gitrepo import Repository
 from stacker.lockfile import Lock, LockedPR, read_lock, write_lock
+from stacker.patch_step import apply_patch_step
+from stacker.patches import check_locked_patches
 from stacker.plan import Plan, make_plan
 from stacker.recorded import RecordedStore
 from stacker.source import export_tree
@@ -42,7 +44,7 @@ class BuildOptions:
 @dataclass
 class VerifyOutcome:
     result: CommandResult
-    first_failing_step: int | None = None  # PR number whose step first fails the command
+    first_failing_step: int | str | None = None  # PR number (or patch file) whose step first fails the command
 
 
 @dataclass
@@ -121,6 +123,7 @@ def _resolve_upstream(repo: Repository, stack: Stack, options: BuildOptions,
     missing = [n for n in stack.pr_numbers if n not in heads]
     if missing:
         raise UpstreamError(f"{stack.lock_path().name} has no entry for PR #{missing[0]}; build without --locked")
+    check_locked_patches(stack, lock.patches)
     pinned.update({f"PR #{n}": sha for n, sha in heads.items()})
     ensure_commits(repo, url, pinned, options.offline)
     refs = UpstreamRefs(url=url, base_name=lock.base_name, base=lock.base, target_name=lock.target_name,
@@ -142,10 +145,15 @@ def _build_locked(stack: Stack, options: BuildOptions, ws: Workspace, repo: Repo
     tip = repo.commit(plan.base)
     present: set[int] = set()
     for step in plan.steps:
-        step_result = apply_step(ctx, tip, step, frozenset(present))
+        apply = apply_patch_step if step.patch else apply_step
+        step_result = apply(ctx, tip, step, frozenset(present))
         result.steps.append(step_result)
         if step_result.status == "conflict":
             result.status = "conflict"
+            if step_result.tree is None:  # a patch that does not apply: no merge to finish by hand
+                discard(repo, ws)
+                result.stale_recordings = recorded.stale()
+                return result
             result.conflict_worktree = materialize(repo, ws, tip.sha, step_result.tree)
             save_state(ws, step.number, tip.sha, step_result.tree, step_result.unresolved,
                        {"base": options.base, "upstream": options.upstream, "offline": options.offline,
@@ -157,7 +165,8 @@ def _build_locked(stack: Stack, options: BuildOptions, ws: Workspace, repo: Repo
             return result
         if step_result.commit:
             tip = repo.commit(step_result.commit)
-        present |= {step.number} | {i.number for i in step.includes}
+        if step.pr:
+            present |= {step.number} | {i.number for i in step.includes}
 
     result.head = tip.sha
     result.stale_recordings = recorded.stale()
@@ -193,9 +202,9 @@ def _verify_at(repo: Repository, stack: Stack, command, commit: str) -> CommandR
         return run_verify_command(command, Path(tmp), stack.path, commit)
 
 
-def _first_failing_step(repo: Repository, stack: Stack, command, steps: list[StepResult]) -> int | None:
+def _first_failing_step(repo: Repository, stack: Stack, command, steps: list[StepResult]) -> int | str | None:
     """Binary search over the step commits for the first one on which the command fails."""
-    commits = [(s.step.number, s.commit) for s in steps if s.commit]
+    commits = [(s.step.number or s.step.label, s.commit) for s in steps if s.commit]
     lo, hi = 0, len(commits) - 1  # the last one is known to fail
     if hi < 0:
         return None
@@ -217,5 +226,8 @@ def _lock_for(result: BuildResult, plan: Plan, head: str, tree: str, digest: str
         prs=[LockedPR(number=s.number, head=s.head, fork=s.fork,
                       includes={str(i.number): i.head for i in s.includes},
                       status=by_number[s.number].status, commit=by_number[s.number].commit)
-             for s in plan.steps],
+             for s in plan.steps if s.pr],
+        patches=[{"file": s.step.patch.name, "sha256": s.step.patch.patch.sha256, "after": s.step.patch.after,
+                  "mode": s.step.patch.mode, "status": s.status, "commit": s.commit}
+                 for s in result.steps if s.step.patch],
     )

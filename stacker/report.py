@@ -60,7 +60,15 @@ def _step_json(s: StepResult) -> dict:
                       for u in s.unresolved],
         "findings": [str(f) for f in s.findings],
         "initial_conflicts": sum(f.initial_conflicts for f in s.files),
+        "kind": "patch" if step.patch else "pr",
+        "patch": _patch_json(step) if step.patch else None,
     }
+
+
+def _patch_json(step) -> dict:
+    source = step.patch
+    return {"file": source.name, "sha256": source.patch.sha256, "after": source.after, "mode": source.mode,
+            "mode_reason": source.mode_reason, "subject": source.subject, "stack_line": source.entry.line}
 
 
 def _action_json(a: LayerAction) -> dict:
@@ -113,7 +121,7 @@ def bundle_markdown(result: BuildResult) -> str:
                    f"(previously `{(result.previous_head or 'absent')[:12]}`).")
     else:
         stopped = next((s for s in result.steps if s.status in ("conflict", "verify-failed")), None)
-        where = f" in step #{stopped.step.number}" if stopped else ""
+        where = f" in step {stopped.step.name}" if stopped else ""
         out.append(f"**Status: stopped ({result.status}{where})** — the branch was not moved.")
     out.append("")
     out += _commits_table(result)
@@ -135,7 +143,7 @@ def _commits_table(result: BuildResult) -> list[str]:
                    f"`{step.fork[:12]}` | {step.behind} | {', '.join(s.resolutions_applied) or '—'} |")
     if result.plan:
         for step in result.plan.steps[len(result.steps):]:
-            out.append(f"| – | {step.label} | not reached | — | `{step.head[:12]}` | `{step.fork[:12]}` | "
+            out.append(f"| – | {step.label} | not reached | — | `{step.head[:12] or '—'}` | `{step.fork[:12] or '—'}` | "
                        f"{step.behind} | — |")
     warnings = [w for s in result.steps for w in s.step.warnings]
     out.append("")
@@ -168,28 +176,33 @@ def _fixes_section(result: BuildResult) -> list[str]:
 
 
 def _automatic_section(result: BuildResult) -> list[str]:
-    actions = [(s.step.number, a) for s in result.steps for f in s.files for a in f.actions
+    actions = [(s.step.name, a) for s in result.steps for f in s.files for a in f.actions
                if a.layer in ("structural", "recorded", "git")]
     already = [s for s in result.steps if s.status == "already-applied"]
     if not actions and not already:
         return []
     out = ["## Resolved automatically", ""]
-    counts: dict[tuple[int, str], int] = {}
+    counts: dict[tuple[float, str, str], int] = {}
     for s in result.steps:
         for f in s.files:
             for a in f.actions:
-                counts[(s.step.number, a.layer)] = counts.get((s.step.number, a.layer), 0) + max(1, len(a.hunks))
+                key = (s.step.number or float("inf"), s.step.name, a.layer)  # PRs by number, patches last
+                counts[key] = counts.get(key, 0) + max(1, len(a.hunks))
     if counts:
         out += ["| step | layer | hunks |", "|---|---|---|"]
-        out += [f"| #{n} | {layer} | {c} |" for (n, layer), c in sorted(counts.items())]
+        out += [f"| {name} | {layer} | {c} |" for (_, name, layer), c in sorted(counts.items())]
         out.append("")
-    for number, action in actions:
+    for name, action in actions:
         if action.layer == "git":
             continue
-        out.append(f"- #{number} `{action.path}::{action.location}` — {action.layer}: {action.detail}")
+        out.append(f"- {name} `{action.path}::{action.location}` — {action.layer}: {action.detail}")
         if action.hunks:
             out += _before_after(action)
     for s in already:
+        if s.step.patch:
+            out.append(f"- {s.step.name} is already in the bundle: its change is there at this step; skipped — "
+                       "it can be dropped.")
+            continue
         out.append(f"- PR {s.step.label} is already applied on this base: its change is in the bundle "
                    f"({'its head is in the base' if s.step.contained else 'the merge changed nothing'}); skipped.")
     out.append("")
@@ -210,9 +223,13 @@ def _before_after(action: LayerAction) -> list[str]:
 def _retire_section(result: BuildResult) -> list[str]:
     statuses = _resolution_status(result)
     satisfied = [r for r in statuses if r["status"] == "already satisfied"]
-    if not satisfied and not result.stale_recordings:
+    droppable = [s.step.patch for s in result.steps if s.step.patch and s.status == "already-applied"]
+    if not satisfied and not result.stale_recordings and not droppable:
         return []
     out = ["## Can be retired", ""]
+    for patch in droppable:
+        out.append(f"- patch `{patch.name}` ({result.stack.path.name}:{patch.entry.line}): already in the bundle — "
+                   "can be dropped")
     for r in satisfied:
         out.append(f"- resolution `{r['id']}` ({r['title']}): already satisfied — {r['reason']}")
     for rec in result.stale_recordings:
@@ -226,7 +243,7 @@ def _stopped_section(result: BuildResult) -> list[str]:
     out: list[str] = []
     for s in result.steps:
         if s.status == "conflict":
-            out += [f"## Unresolved conflicts in step #{s.step.number}", ""]
+            out += [f"## Unresolved conflicts in step {s.step.name}", ""]
             if result.conflict_worktree:
                 out += [f"The conflicted files are materialized with markers in `{result.conflict_worktree}`. "
                         "Resolve them there and run `stacker resolve`.", ""]
@@ -242,10 +259,10 @@ def _stopped_section(result: BuildResult) -> list[str]:
                         f"`{b.sha[:12]}` {b.subject}" for b in u.other_side))
                     out.append("")
                 if u.hunk:
-                    out += _sides(u.hunk.ours, "bundle"), _sides(u.hunk.theirs, f"#{u.pr}")
+                    out += _sides(u.hunk.ours, "bundle"), _sides(u.hunk.theirs, s.step.name)
                     out.append("")
         if s.status == "verify-failed":
-            out += [f"## Verification failed in step #{s.step.number}", ""]
+            out += [f"## Verification failed in step {s.step.name}", ""]
             out += [f"- `{f}`" for f in s.findings]
             layers = sorted({f"{a.layer}" + (f" ({a.resolution_id})" if a.resolution_id else "")
                              for fm in s.files for a in fm.actions})
@@ -266,10 +283,15 @@ def _verify_section(result: BuildResult) -> list[str]:
     for v in result.verify:
         detail = v.result.summary().replace("|", "\\|")
         if v.first_failing_step:
-            detail += f" (first fails at step #{v.first_failing_step})"
+            detail += f" (first fails at step {step_ref(v.first_failing_step)})"
         out.append(f"| {v.result.name} | {'ok' if v.result.ok else 'FAILED'} | {v.result.seconds} | {detail} |")
     out.append("")
     return out
+
+
+def step_ref(number_or_patch: int | str) -> str:
+    """A step as `VerifyOutcome.first_failing_step` names it: a PR number, or a patch file."""
+    return f"#{number_or_patch}" if isinstance(number_or_patch, int) else f"patch {number_or_patch}"
 
 
 def write_reports(result: BuildResult) -> tuple[Path, Path]:

@@ -10,7 +10,7 @@ import typer
 from stacker.build import BuildOptions, BuildResult, build
 from stacker.cli_options import JSON, OFFLINE, STACK, UPSTREAM, WORKDIR, open_stack
 from stacker.cli_options import console as make_console
-from stacker.report import bundle_json, write_reports
+from stacker.report import bundle_json, step_ref, write_reports
 
 
 def register(app: typer.Typer) -> None:
@@ -54,19 +54,21 @@ def show(result: BuildResult, markdown: Path) -> None:
             line += f"  {initial} conflict hunk(s) from git; resolved: {detail or 'none'}"
         if s.resolutions_applied:
             line += f"  resolutions: {', '.join(s.resolutions_applied)}"
+        if s.step.patch and s.status == "already-applied":
+            line += "  already in the bundle: the patch can be dropped"
         console.print(line)
         for warning in s.step.warnings:
             console.print(f"    [yellow]warning:[/] {warning}")
         for u in s.unresolved:
             where = f" in {u.qualname}" if u.qualname else ""
             lines = f":{u.lines[0]}-{u.lines[1]}" if u.lines[0] else ""
-            console.print(f"    [red]conflict[/] {u.path}{lines}{where} ({u.kind}) applying #{u.pr}")
+            console.print(f"    [red]conflict[/] {u.path}{lines}{where} ({u.kind}) applying {s.step.name}")
             if u.message:
                 console.print(f"      {u.message}")
             for blamed in u.other_side[:5]:
                 console.print(f"      bundle side last touched by {blamed.sha[:12]} {blamed.subject}")
             if u.hunk:
-                for label, text in (("bundle", u.hunk.ours), (f"#{u.pr}", u.hunk.theirs)):
+                for label, text in (("bundle", u.hunk.ours), (s.step.name, u.hunk.theirs)):
                     lines_ = text.splitlines()
                     console.print(f"      {label}:", markup=False)
                     for line_ in lines_[:8]:
@@ -77,7 +79,7 @@ def show(result: BuildResult, markdown: Path) -> None:
             console.print(f"    [red]check failed[/] {finding}")
     for v in result.verify:
         state = "[green]ok[/]" if v.result.ok else "[red]FAILED[/]"
-        extra = f" — first fails at step #{v.first_failing_step}" if v.first_failing_step else ""
+        extra = f" — first fails at step {step_ref(v.first_failing_step)}" if v.first_failing_step else ""
         console.print(f"  verify {v.result.name}: {state} ({v.result.seconds} s) {v.result.summary()}{extra}",
                       markup=True)
     if result.status == "ok":
