@@ -9,10 +9,7 @@ worker processes with a scrubbed environment → a report. Nothing of the tree i
 from __future__ import annotations
 
 import fnmatch
-import io
 import os
-import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,8 +22,9 @@ from typing import Any
 import stacker
 from stacker.child_env import scrubbed_environment
 from stacker.config import Stack, load_stack
-from stacker.errors import ConfigError, GitError
+from stacker.errors import ConfigError
 from stacker.gpu_device import Gpu, TargetLike, probe_gpus, resolve_target
+from stacker.source import exported
 from stacker.validation_model import Case, CaseResult
 from stacker.validation_plugin import RunContext, load_validation_plugin
 from stacker.validation_report import ValidationReport
@@ -109,34 +107,12 @@ def tree_under_test(stack: Stack, options: ValidateOptions, plugin: ModuleType) 
         raise ConfigError(
             f"{repo}: no work repository (build the bundle first, or pass --repo PATH --ref REF, or --tree DIR)"
         )
-    commit = _commit_of(repo, ref)
     paths = tuple(getattr(plugin, "TREE_PATHS", ()))
-    with tempfile.TemporaryDirectory(prefix="stacker-validate-") as tmp:
-        root = Path(tmp)
-        _archive(repo, commit, root, paths)
+    with exported(repo, ref, paths) as tree:
         prepare = getattr(plugin, "prepare_tree", None)
         if callable(prepare):
-            prepare(root)
-        yield TreeUnderTest(root, {"repo": str(repo), "ref": ref, "commit": commit, "paths": list(paths)})
-
-
-# Until stacker.source.resolve_commit works (it passes two revisions to `rev-parse --verify`,
-# which takes one, so every export fails), the export is done here with plain git.
-def _commit_of(repo: Path, ref: str) -> str:
-    out = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise GitError(f"{repo}: no commit named '{ref}'")
-    return out.stdout.strip()
-
-
-def _archive(repo: Path, commit: str, dest: Path, paths: tuple[str, ...]) -> None:
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit, "--", *paths],
-                             capture_output=True)
-    if archive.returncode != 0:
-        raise GitError(f"{repo}: git archive {commit[:12]} failed: {archive.stderr.decode().strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
+            prepare(tree.root)
+        yield TreeUnderTest(tree.root, {"repo": str(repo), "ref": ref, "commit": tree.commit, "paths": list(paths)})
 
 
 def plan_cases(plugin: ModuleType, context: RunContext, patterns: Sequence[str] = ()) -> list[Case]:

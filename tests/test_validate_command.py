@@ -105,3 +105,26 @@ def test_render_a_saved_report(stack, run_cli, tmp_path):
     assert "| c1-fail | fail | max_diff | 0.5 | ≤ 0.01 |" in (tmp_path / "r.md").read_text()
     code, _, err = run_cli("validate", "--render", str(tmp_path / "nope.json"))
     assert code == 2 and "no such file" in err
+
+
+def test_default_tree_is_the_bundle_branch_of_the_work_repository(stack, run_cli, tmp_path):
+    import subprocess
+
+    work = tmp_path / "src"
+    work.mkdir()
+    (work / "marker.txt").write_text("bundle\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(work)]
+    subprocess.run([*git[:5], "init", "-q", "-b", "bundle/fake", str(work)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "bundle"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(tmp_path / ".stacker" / "repo.git")], check=True)
+    stack.write_text(stack.read_text() + "branch: bundle/fake\n")
+    code, out, err = run_cli("validate", "--stack", str(stack), "--gpu", "sm90a", "--suite", "crashy", "-o", "actions=tree",
+                             "--json", str(tmp_path / "r.json"))
+    assert code == 0, err
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["tree"]["commit"] == commit and data["tree"]["ref"] == "bundle/fake"
+    assert "files=['marker.txt'] first_on_path=True" in data["results"][0]["detail"]
+    code, _, err = run_cli("validate", "--stack", str(stack), "--gpu", "sm90a", "--ref", "nope")
+    assert code == 2 and "no commit named 'nope'" in err
