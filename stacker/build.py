@@ -54,6 +54,8 @@ class BuildOptions:
     skip_verify: tuple[str, ...] = ()
     reuse: bool = True  # take unchanged steps from the published bundle (False: apply every step)
     advance: bool = False  # fall back to the newest base the stack builds on (stacker.advance)
+    # PRs to treat as already in the base: for developing resolutions on a partly stacked base
+    assume_present: tuple[int, ...] = ()
 
 
 @dataclass
@@ -192,7 +194,7 @@ def assemble(stack: Stack, options: BuildOptions, ws: Workspace, repo: Repositor
                 if options.reuse else None)
 
     tip = repo.commit(plan.base)
-    present: set[int] = set()
+    present: set[int] = set(options.assume_present)
     for step in plan.steps:
         step_result = previous.reuse(ctx, tip, step, frozenset(present)) if previous and step.pr else None
         if step_result is None:
@@ -205,7 +207,7 @@ def assemble(stack: Stack, options: BuildOptions, ws: Workspace, repo: Repositor
             return result
         if step_result.commit:
             tip = repo.commit(step_result.commit)
-        if step.pr:
+        if step.pr and step_result.status != "superseded":
             present |= {step.number} | {i.number for i in step.includes}
 
     result.head = tip.sha
@@ -242,7 +244,7 @@ def keep_conflict(result: BuildResult, repo: Repository, options: BuildOptions, 
     result.conflict_worktree = materialize(repo, result.workspace, stopped.parent, stopped.tree)
     save_state(result.workspace, stopped.step.number, stopped.parent, stopped.tree, stopped.unresolved,
                {"base": base or options.base, "upstream": options.upstream, "offline": options.offline,
-                "locked": options.locked})
+                "locked": options.locked, "assume_present": list(options.assume_present)})
 
 
 def _previous_pushes(lock_path: Path) -> dict[str, dict[str, str]]:

@@ -117,6 +117,14 @@ class Resolution:
     def claim(self, conflict: ConflictContext) -> str | None:
         return None
 
+    def supersedes(self, pr: int, tree: SourceTree) -> str | None:
+        """Why PR `pr` must not be applied at all on this bundle (e.g. upstream fixed the same
+        thing differently), or None. Asked before the PR's step, with the bundle tip's files."""
+        return None
+
+    def has_supersede(self) -> bool:
+        return type(self).supersedes is not Resolution.supersedes
+
     def has_transform(self) -> bool:
         return type(self).inspect is not Resolution.inspect
 

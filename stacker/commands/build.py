@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
                                      "the newest older base it builds on and name the upstream commit that breaks it "
                                      f"(exit {EXIT_OLDER_BASE})."),
         full: bool = typer.Option(False, "--full", help="Apply every step again instead of reusing unchanged ones."),
+        assume_present: list[int] = typer.Option(
+            [], "--assume-present", help="Treat this PR as already in the base (for developing resolutions on a "
+            "partly stacked base; repeatable)."),
         as_json: bool = JSON,
     ) -> int:
         """Fetch, apply every PR in order, resolve, verify, publish the bundle branch, write the log.
@@ -35,7 +38,8 @@ def register(app: typer.Typer) -> None:
         """
         result = build(open_stack(stack), BuildOptions(base=base, upstream=upstream, offline=offline, locked=locked,
                                                        workdir=workdir, skip_verify=tuple(skip_verify),
-                                                       reuse=not full, advance=advance))
+                                                       reuse=not full, advance=advance,
+                                                       assume_present=tuple(assume_present)))
         markdown, _ = write_reports(result)
         if as_json:
             print(json.dumps(bundle_json(result), indent=2))
