@@ -274,3 +274,37 @@ def test_verification_catches_a_second_definition_merged_cleanly(tmp_path: Path,
     assert code == 1
     assert "k.py:8: '__init__' is defined again" in out
     assert branch_head(tmp_path / "s" / ".stacker") is None
+
+
+NODE_CLAIM = textwrap.dedent('''\
+    from stacker.cstedit import find_definition, code
+    from stacker.pysource import parse_module
+    from stacker.resolution import MergedNode, Resolution
+
+
+    class WholeCall(Resolution):
+        id = "whole-call"
+        title = "rebuild Kernel.__call__ from both sides"
+        kind = "conflict"
+        prs = (1, 2)
+        location = "kernel.py::Kernel.__call__"
+        sides = {"#1": "paged", "#2": "dropout"}
+        resolution = "both kwargs, dropout first"
+        backport = "none"
+
+        def claim(self, conflict):
+            ours = find_definition(parse_module(conflict.views[1]), "Kernel.__call__")
+            text = code(ours).replace("paged=True,", "dropout=p,\\n        paged=True,")
+            indented = "".join("    " + line if line.strip() else line for line in text.splitlines(True))
+            return MergedNode("Kernel.__call__", indented)
+    ''')
+
+
+def test_claim_of_a_whole_definition_resolves_every_hunk_in_it(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    _kwarg_conflict(upstream)
+    stack = _stack_dir(tmp_path, upstream, {"node.py": NODE_CLAIM})
+    code, out, err = run_cli("build", "--stack", str(stack), "--json")
+    assert code == 0, out + err
+    merged = git(tmp_path / "s" / ".stacker" / "repo.git", "show", "refs/heads/bundle/test-bundle:kernel.py")
+    assert "            dropout=p,\n            paged=True,\n" in merged
+    assert json.loads(out)["steps"][1]["resolved"][0]["layer"] == "codified"
