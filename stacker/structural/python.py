@@ -1,0 +1,232 @@
+"""The structural merge of one Python file: git's line merge, then node-wise merges of what is left.
+
+`merge_python` is the whole thing for three texts; `structural_pass` is the part a merge chain
+runs on a `MergedText` whose conflicts earlier layers could not resolve. Both leave a conflict as
+it was unless the merge is sure, and both check their work: every region's result must compile
+where its original did, and a result without conflicts must compile as a whole; otherwise the
+conflicts stay. Nothing here raises on odd input: a side that does not parse, a non-UTF-8 byte,
+a syntax from a newer Python all mean "git's line merge, unchanged".
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+from dataclasses import dataclass, field
+
+from pyflakes import checker as pyflakes_checker
+from pyflakes import messages as pyflakes_messages
+
+from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
+from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
+from stacker.structural.nodes import Ctx, Edit, Outcome, apply_edits, merge_node
+from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
+from stacker.structural.result import Refusal, StructuralMerge, StructuralResult
+
+
+@dataclass
+class StructuralPass:
+    """The structural merge's answer for one file: new views, and what was merged or refused."""
+
+    views: tuple[str, str, str]
+    merged: MergedText
+    merges: list[StructuralMerge] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.merges)
+
+
+def merge_python(base: str, ours: str, theirs: str, path: str = "<file>") -> StructuralResult:
+    """git's line merge of three versions of a Python file, then the structural merge."""
+    merged, _ = resolve_trivial(line_merge(base, ours, theirs))
+    if merged.is_clean:
+        return StructuralResult(merged)
+    if any(_parse(text) is None for text in (base, ours, theirs)):
+        return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
+    result = structural_pass(merged, path)
+    return StructuralResult(result.merged, result.merges, result.refusals)
+
+
+def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
+    """Resolve what it safely can of `merged`'s conflicts; the rest stays as it was."""
+    views = merged.views()
+    unchanged = StructuralPass(views, merged)
+    if merged.is_clean:
+        return unchanged
+    named = dict(zip(SIDES, views))
+    if any(_lone_carriage_return(text) for text in views):
+        unchanged.refusals.append(Refusal("module", "old Mac line endings: left to git"))
+        return unchanged
+    # Only our view must parse as a whole (it gives the statement structure); the base view
+    # mixes both sides' clean changes with the base's conflict sections and need not. Each
+    # region is parsed in all three views before anything is merged in it.
+    module = _parse(named["ours"])
+    if module is None:
+        unchanged.refusals.append(Refusal("module", "our version does not parse as Python: left to git"))
+        return unchanged
+    frame = Frame(merged, named)
+    lines = named["ours"].split("\n")
+
+    regions: list[Region] = []
+    refusals: list[Refusal] = []
+    for index, (start, end) in merged.conflict_spans("ours"):
+        if any(r.start <= (index, 0) and r.end >= (index + 1, 0) for r in regions):
+            continue
+        for candidate in candidates(module, lines, start, end):
+            region = materialize(frame, index, candidate)
+            if region is None:
+                continue
+            if any(_overlap(region, r) and not _contains(region, r) for r in regions):
+                continue
+            regions = [r for r in regions if not _contains(region, r)] + [region]
+            break
+        else:
+            refusals.append(Refusal("module", f"conflict at line {start + 1}: no enclosing statement "
+                                              "parses in all three versions"))
+
+    texts = {"ours": named["ours"], "theirs": named["theirs"]}
+    merges: list[StructuralMerge] = []
+    for region in sorted(regions, key=lambda r: r.start, reverse=True):  # later offsets first
+        outcome = _merge_region(region)
+        refusals.extend(outcome.refusals)
+        if not any(outcome.edits.values()):
+            continue
+        updated = _apply(region, outcome, texts)
+        if updated is None:
+            refusals.append(Refusal(region.candidate.qualname, "the merged code did not compile: left to git"))
+            continue
+        texts = updated
+        merges.extend(outcome.merges)
+
+    if not merges:
+        unchanged.refusals = refusals
+        return unchanged
+    new_views = (named["base"], texts["ours"], texts["theirs"])
+    remerged, _ = resolve_trivial(remerge(*new_views))
+    # Each region was compiled where it runs; a clean result is compiled as a whole as well, and
+    # must not use a name that neither side left undefined (an import one side deleted while
+    # the other side's new code still uses it).
+    problem = None
+    if len(remerged.conflicts) > len(merged.conflicts):
+        problem = "the result has more conflicts"
+    elif remerged.is_clean and not _compiles(remerged.view("ours"), path):
+        problem = "the result does not compile"
+    else:
+        problem = _new_undefined_names(named, texts, remerged)
+    if problem:
+        unchanged.refusals = refusals + [Refusal("module", f"{problem}: left to git")]
+        return unchanged
+    merges.reverse()  # file order
+    return StructuralPass(new_views, remerged, merges, refusals)
+
+
+def _merge_region(region: Region) -> Outcome:
+    candidate = region.candidate
+    ctx = Ctx(snippets=region.snippets, qualname=candidate.qualname, scope=candidate.scope,
+              closure=candidate.closure)
+    statements = {side: region.snippets[side].statements for side in SIDES}
+    try:
+        if candidate.kind == "statement":
+            return merge_node(ctx, *(statements[side][0] for side in SIDES))
+        empty_at = {side: len(region.snippets[side].prefix) for side in SIDES}
+        return kinds.merge_statements(ctx, statements, empty_at=empty_at)
+    except RecursionError:
+        return Outcome(ok=False, refusals=[Refusal(candidate.qualname, "too deeply nested")])
+
+
+def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str, str] | None:
+    """The views with the region's edits, if the region still compiles in both."""
+    updated = {}
+    for side in ("ours", "theirs"):
+        snippet = region.snippets[side]
+        prefix = len(snippet.prefix)
+        try:
+            new_text = apply_edits(snippet.text, 0, outcome.edits[side])
+        except ValueError:
+            return None
+        if not new_text.endswith(snippet.suffix) or not new_text.startswith(snippet.prefix):
+            return None  # an edit reached into the stub: never
+        new_region = new_text[prefix:len(new_text) - len(snippet.suffix)]
+        old_region = snippet.region
+        if not _region_compiles(new_region, region) and _region_compiles(old_region, region):
+            return None
+        start = region.offsets[side]
+        text = texts[side]
+        if text[start:start + len(old_region)] != old_region:
+            return None  # the view moved under us: never guess
+        updated[side] = text[:start] + new_region + text[start + len(old_region):]
+    return updated
+
+
+def _new_undefined_names(before: dict[str, str], after: dict[str, str], remerged: MergedText) -> str | None:
+    known = set()
+    for side in ("ours", "theirs"):
+        names = undefined_names(before[side])
+        if names is not None:
+            known |= names
+    if remerged.is_clean:
+        checks = [(remerged.view("ours"), known)]
+    else:
+        checks = [(after[side], undefined_names(before[side])) for side in ("ours", "theirs")]
+    for text, allowed in checks:
+        if allowed is None:
+            continue
+        names = undefined_names(text)
+        new = sorted((names or set()) - allowed)
+        if new:
+            return f"the merged code would use undefined name(s) {', '.join(new[:3])}"
+    return None
+
+
+def undefined_names(text: str) -> set[str] | None:
+    """Names pyflakes reports as undefined in `text`; None when it does not parse."""
+    tree = _parse(text)
+    if tree is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = pyflakes_checker.Checker(tree, filename="<merge>").messages
+    return {m.message_args[0] for m in found if isinstance(m, pyflakes_messages.UndefinedName)}
+
+
+def _region_compiles(text: str, region: Region) -> bool:
+    """Compile a region the way it runs: inside a function, a class or the module."""
+    text += region.candidate.suffix
+    indent = region.candidate.indent
+    if not indent:
+        return _compiles(text, "<region>")
+    header = {"function": "async def _():\n", "class": "class _:\n"}.get(region.candidate.scope, "if 1:\n")
+    return _compiles(header + text, "<region>")
+
+
+def _parse(text: str) -> ast.Module | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
+def _compiles(text: str, path: str) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            compile(text, path, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+            return False
+    return True
+
+
+def _lone_carriage_return(text: str) -> bool:
+    return "\r" in text.replace("\r\n", "")
+
+
+def _overlap(a: Region, b: Region) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _contains(a: Region, b: Region) -> bool:
+    return a.start <= b.start and b.end <= a.end

@@ -1,0 +1,363 @@
+"""A three-way merge of one sequence of elements: the core of every structural merge.
+
+Call arguments, parameters, imported names, collection elements, decorators and the statements
+of a body are all sequences. Each element has a *key* where the language gives it an identity
+(a keyword argument's name, a parameter's name, a function's name) and otherwise is known by its
+text. Both sides are aligned with the base (keys first, then text); elements present in all
+three versions anchor the merge, and between anchors each side has deleted, kept or inserted
+elements. The rules are the ones the conflicts log explains to a maintainer:
+
+- an element changed by one side only takes that change; changed identically, either;
+- an element deleted by one side and changed by the other is a conflict;
+- elements inserted by both sides at the same place are kept, ours first, only when the
+  caller's `Policy` says their relative order does not matter (`may_interleave`);
+- the same key inserted twice with different content is a conflict (same keyword, two values);
+- a key that ends up twice in the result (an element moved by one side) is a conflict.
+
+Elements changed differently by both sides are handed back to the caller (`Pick.both`), which
+merges them recursively or gives up. The merge works on `Item`s (key, text), never on syntax
+trees, so it is tested on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+from typing import Literal
+
+Side = Literal["base", "ours", "theirs"]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One element of a sequence as the merge sees it."""
+
+    key: Hashable | None  # identity across versions; None: known by its text only
+    text: str  # the element's own text (no separators); equality means "unchanged"
+    label: str = ""  # how a summary names it (defaults to the key or the text)
+    group: str = ""  # a class the caller cares about, e.g. "positional" / "keyword"
+
+    @property
+    def name(self) -> str:
+        if self.label:
+            return self.label
+        if self.key is not None:
+            return str(self.key[-1] if isinstance(self.key, tuple) else self.key)
+        return " ".join(self.text.split())
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One element of the merged sequence: taken from `side` at `index`, or (`both`) an element
+    both sides changed differently, as (base, ours, theirs) indexes, for the caller to merge."""
+
+    side: Side
+    index: int
+    both: tuple[int, int, int] | None = None
+
+
+@dataclass
+class Stretch:
+    """A run of the merge: one anchor (an element in all three versions), or the elements between
+    two anchors. `picks` is None where the run was refused, with the reason."""
+
+    base: range
+    ours: range
+    theirs: range
+    picks: list[Pick] | None
+    reason: str | None = None
+    anchor: bool = False
+
+
+@dataclass
+class Plan:
+    """The merged sequence and an account of what each side did to it."""
+
+    stretches: list[Stretch] = field(default_factory=list)
+    inserted: dict[str, list[int]] = field(default_factory=lambda: {"ours": [], "theirs": []})
+    deleted: dict[str, list[int]] = field(default_factory=lambda: {"ours": [], "theirs": []})  # base indexes
+    changed: dict[str, list[int]] = field(default_factory=lambda: {"ours": [], "theirs": []})  # base indexes
+    identical: list[int] = field(default_factory=list)  # ours indexes of identical insertions/changes
+    interleaved: bool = False  # both sides inserted at the same place
+
+    @property
+    def refused(self) -> list[str]:
+        return [s.reason for s in self.stretches if s.picks is None]
+
+    @property
+    def picks(self) -> list[Pick]:
+        """The merged sequence (only meaningful when nothing was refused)."""
+        return [pick for s in self.stretches if s.picks is not None for pick in s.picks]
+
+
+class Refused(Exception):
+    """The sequences cannot be merged without a human; `str(self)` says why."""
+
+
+class Policy:
+    """What the caller knows about a sequence: how both sides' insertions at one place may be
+    ordered. The default refuses: order matters and nobody can tell which is right."""
+
+    ordered = True  # the result must keep each side's own order of its insertions
+
+    def order(self, ours: list[Item], theirs: list[Item], before: Item | None = None,
+              after: Item | None = None) -> list[tuple[Side, int]]:
+        """The merged order of both sides' insertions between `before` and `after`, or `Refused`."""
+        raise Refused("both sides inserted here and their order matters")
+
+
+class Unordered(Policy):
+    """Order carries no meaning (keyword arguments, imported names, set elements): stack order."""
+
+    ordered = False
+
+    def order(self, ours: list[Item], theirs: list[Item], before: Item | None = None,
+              after: Item | None = None) -> list[tuple[Side, int]]:
+        return stack_order(ours, theirs)
+
+
+def stack_order(ours: list[Item], theirs: list[Item]) -> list[tuple[Side, int]]:
+    return [("ours", i) for i in range(len(ours))] + [("theirs", i) for i in range(len(theirs))]
+
+
+def unique_keys(*versions: Sequence[Item]) -> list[list[Item]]:
+    """Items whose key occurs more than once in any version (overloads, re-assignments, one import
+    split in two) lose it in every version: their text identifies them instead, so the merge never
+    pairs the wrong twin."""
+    repeated: set[Hashable] = set()
+    for items in versions:
+        seen: set[Hashable] = set()
+        for item in items:
+            if item.key is not None:
+                if item.key in seen:
+                    repeated.add(item.key)
+                seen.add(item.key)
+    return [[item if item.key is None or item.key not in repeated
+             else Item(None, item.text, item.label, item.group) for item in items] for items in versions]
+
+
+def align(base: Sequence[Item], side: Sequence[Item]) -> dict[int, int]:
+    """A monotone matching base index -> side index: same key, or same text for unkeyed items;
+    unkeyed runs replaced one for one count as changed in place."""
+
+    def token(item: Item) -> tuple:
+        return ("key", item.key) if item.key is not None else ("text", item.text)
+
+    matcher = SequenceMatcher(None, [token(i) for i in base], [token(i) for i in side], autojunk=False)
+    matches: dict[int, int] = {}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal" or (
+            tag == "replace" and i2 - i1 == j2 - j1
+            and all(base[i].key is None for i in range(i1, i2))
+            and all(side[j].key is None for j in range(j1, j2))
+        ):
+            for k in range(i2 - i1):
+                matches[i1 + k] = j1 + k
+    return matches
+
+
+def merge_sequences(
+    base: Sequence[Item], ours: Sequence[Item], theirs: Sequence[Item],
+    policy: Policy,
+    same: Callable[[Item, Item], bool] | None = None,
+    partial: bool = False,
+) -> Plan:
+    """Merge three versions of a sequence.
+
+    Raises `Refused` where a human must decide; with `partial`, records the refused runs in the
+    plan instead and merges the rest. `same(a, b)` may declare two different texts the same change
+    (e.g. equal up to formatting); by default only equal texts are.
+    """
+    base, ours, theirs = unique_keys(base, ours, theirs)
+
+    def equal(a: Item, b: Item) -> bool:
+        return a.text == b.text or (same is not None and same(a, b))
+
+    to_ours, to_theirs = align(base, ours), align(base, theirs)
+    _check_moves(base, ours, theirs, to_ours, to_theirs, policy)
+    anchors = [i for i in range(len(base)) if i in to_ours and i in to_theirs]
+    merge = _Merge(base, ours, theirs, policy, equal, to_ours, to_theirs)
+
+    previous = (-1, -1, -1)
+    for anchor in [*anchors, None]:
+        stop = (len(base), len(ours), len(theirs)) if anchor is None else (anchor, to_ours[anchor], to_theirs[anchor])
+        ranges = (range(previous[0] + 1, stop[0]), range(previous[1] + 1, stop[1]), range(previous[2] + 1, stop[2]))
+        if any(ranges):
+            try:
+                picks = merge.gap(*ranges)
+                merge.plan.stretches.append(Stretch(*ranges, picks=picks))
+            except Refused as refused:
+                if not partial:
+                    raise
+                merge.plan.stretches.append(Stretch(*ranges, picks=None, reason=str(refused)))
+        if anchor is None:
+            break
+        merge.plan.stretches.append(Stretch(
+            range(stop[0], stop[0] + 1), range(stop[1], stop[1] + 1), range(stop[2], stop[2] + 1),
+            picks=[merge.anchor(*stop)], anchor=True))
+        previous = stop
+
+    _check_unique(merge.plan, ours, theirs)
+    _check_deleted_gone(merge.plan, base, ours, theirs)
+    return merge.plan
+
+
+class _Merge:
+    def __init__(self, base, ours, theirs, policy, equal, to_ours, to_theirs) -> None:
+        self.base, self.ours, self.theirs = base, ours, theirs
+        self.policy, self.equal = policy, equal
+        self.to = {"ours": to_ours, "theirs": to_theirs}
+        self.back = {"ours": {j: i for i, j in to_ours.items()}, "theirs": {j: i for i, j in to_theirs.items()}}
+        self.plan = Plan()
+
+    def anchor(self, b: int, o: int, t: int) -> Pick:
+        base, ours, theirs, plan = self.base[b], self.ours[o], self.theirs[t], self.plan
+        if self.equal(ours, theirs):
+            if ours.text != base.text:
+                plan.identical.append(o)
+            return Pick("ours", o)
+        if ours.text == base.text:
+            plan.changed["theirs"].append(b)
+            return Pick("theirs", t)
+        if theirs.text == base.text:
+            plan.changed["ours"].append(b)
+            return Pick("ours", o)
+        plan.changed["ours"].append(b)
+        plan.changed["theirs"].append(b)
+        return Pick("ours", o, both=(b, o, t))
+
+    def gap(self, b_range: range, o_range: range, t_range: range) -> list[Pick]:
+        """The elements between two anchors: each base one deleted by a side, or inserted ones."""
+        base, ours, theirs, plan = self.base, self.ours, self.theirs, self.plan
+        b_texts = [base[i].text for i in b_range]
+        o_texts = [ours[j].text for j in o_range]
+        t_texts = [theirs[j].text for j in t_range]
+        if o_texts == t_texts:
+            if o_texts != b_texts:
+                plan.identical.extend(o_range)
+            return [Pick("ours", j) for j in o_range]
+        if o_texts == b_texts:  # only theirs touched this stretch
+            self._account("theirs", b_range, t_range)
+            return [Pick("theirs", j) for j in t_range]
+        if t_texts == b_texts:
+            self._account("ours", b_range, o_range)
+            return [Pick("ours", j) for j in o_range]
+
+        # Both sides changed this stretch. A base element one side kept was deleted by the other:
+        # fine when the keeper left it alone, a conflict when it changed it.
+        deleted: dict[str, list[int]] = {"ours": [], "theirs": []}
+        for i in b_range:
+            for keeper, deleter, items in (("ours", "theirs", ours), ("theirs", "ours", theirs)):
+                if i in self.to[keeper]:
+                    if items[self.to[keeper][i]].text != base[i].text:
+                        raise Refused(f"{keeper} changed {base[i].name!r}, {deleter} deleted it")
+                    deleted[deleter].append(i)
+            if i not in self.to["ours"] and i not in self.to["theirs"]:
+                deleted["ours"].append(i)
+                deleted["theirs"].append(i)
+
+        o_new = [j for j in o_range if j not in self.back["ours"]]
+        t_new = [j for j in t_range if j not in self.back["theirs"]]
+        if self.policy.ordered:
+            # Where order matters, what one side inserted among elements the other deleted has
+            # lost its context: which of them it belonged with is for a human to say.
+            for deleter, inserter, new in (("ours", "theirs", t_new), ("theirs", "ours", o_new)):
+                gone = [i for i in deleted[deleter] if i not in deleted[inserter]]
+                if gone and new:
+                    raise Refused(f"{deleter} deleted {base[gone[0]].name!r} where {inserter} inserted "
+                                  f"{(theirs if inserter == 'theirs' else ours)[new[0]].name!r}")
+        # An insertion both sides made is made once; one key inserted with two contents is a conflict.
+        t_kept, twin_of, identical = [], {}, []
+        for j in t_new:
+            twin = next((k for k in o_new if (ours[k].key is not None and ours[k].key == theirs[j].key)
+                         or (ours[k].key is None and theirs[j].key is None and self.equal(ours[k], theirs[j]))),
+                        None)
+            if twin is None:
+                t_kept.append(j)
+            elif not self.equal(ours[twin], theirs[j]):
+                raise Refused(f"both sides added {theirs[j].name!r}, differently")
+            else:
+                identical.append(twin)
+                twin_of[j] = twin
+        if o_new and t_kept:
+            before = ours[o_range.start - 1] if o_range.start > 0 else None
+            after = ours[o_range.stop] if o_range.stop < len(ours) else None
+            order = self.policy.order([ours[j] for j in o_new], [theirs[j] for j in t_kept], before, after)
+            picks = [Pick(side, (o_new if side == "ours" else t_kept)[k]) for side, k in order]
+        else:
+            picks = [Pick("ours", j) for j in o_new] + [Pick("theirs", j) for j in t_kept]
+        if self.policy.ordered:
+            where = {(p.side, p.index): n for n, p in enumerate(picks)}
+            for side, new in (("ours", o_new), ("theirs", t_new)):
+                positions = [where[("ours", twin_of[j])] if j in twin_of else where[(side, j)] for j in new]
+                if positions != sorted(positions):
+                    raise Refused("both sides inserted the same elements in a different order")
+        for side in ("ours", "theirs"):
+            plan.deleted[side].extend(deleted[side])
+        plan.inserted["ours"].extend(o_new)
+        plan.inserted["theirs"].extend(t_kept)
+        plan.identical.extend(identical)
+        plan.interleaved = plan.interleaved or bool(o_new and t_kept)
+        return picks
+
+    def _account(self, side: str, b_range: range, s_range: range) -> None:
+        for i in b_range:
+            if i not in self.to[side]:
+                self.plan.deleted[side].append(i)
+        for j in s_range:
+            if j in self.back[side]:
+                self.plan.changed[side].append(self.back[side][j])
+            else:
+                self.plan.inserted[side].append(j)
+
+
+def _identity(item: Item) -> tuple:
+    return ("key", item.key) if item.key is not None else ("text", item.text)
+
+
+def _check_moves(base, ours, theirs, to_ours, to_theirs, policy: Policy) -> None:
+    """An element one side moved (deleted here, inserted there) is a conflict if the other side
+    changed or deleted it, and, where order matters, if the other side inserted anything: after
+    a reordering, the other side's insertion has no clear place."""
+    sides = {"ours": (ours, to_ours), "theirs": (theirs, to_theirs)}
+    inserted_any = {side: len(items) > len(mapping) for side, (items, mapping) in sides.items()}
+    for mover, other in (("ours", "theirs"), ("theirs", "ours")):
+        items, mapping = sides[mover]
+        matched = set(mapping.values())
+        inserted = {_identity(items[j]) for j in range(len(items)) if j not in matched}
+        if not inserted:
+            continue
+        other_items, other_map = sides[other]
+        for i, item in enumerate(base):
+            if i in mapping or _identity(item) not in inserted:
+                continue
+            # `item` was moved by `mover`.
+            if i not in other_map:
+                raise Refused(f"{mover} moved {item.name!r}, {other} deleted it")
+            if other_items[other_map[i]].text != item.text:
+                raise Refused(f"{mover} moved {item.name!r}, {other} changed it")
+            if policy.ordered and inserted_any[other]:
+                raise Refused(f"{mover} reordered elements ({item.name!r}) where {other} inserted some")
+
+
+def _check_deleted_gone(plan: Plan, base, ours, theirs) -> None:
+    """What a side deleted must not survive elsewhere in the result. In the views a merge chain
+    works on, git has already applied each side's clean changes, so an element one side moved
+    can sit both in the conflict and outside it; keeping the other copy would undo a deletion."""
+    kept = {_identity((ours if p.side == "ours" else theirs)[p.index]) for p in plan.picks}
+    for side in ("ours", "theirs"):
+        for i in plan.deleted[side]:
+            if _identity(base[i]) in kept:
+                raise Refused(f"{side} deleted {base[i].name!r}, yet it would remain elsewhere")
+
+
+def _check_unique(plan: Plan, ours: Sequence[Item], theirs: Sequence[Item]) -> None:
+    seen: set[Hashable] = set()
+    for pick in plan.picks:
+        item = (ours if pick.side == "ours" else theirs)[pick.index]
+        if item.key is None:
+            continue
+        if item.key in seen:
+            raise Refused(f"{item.name!r} would appear twice (moved on one side?)")
+        seen.add(item.key)
