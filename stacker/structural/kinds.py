@@ -187,6 +187,8 @@ def merge_commas(
     reason = check(plan, items) if check else None
     if reason:
         return refuse(ctx, f"{what}: {reason}")
+    if not any(plan.inserted.values()) and not any(plan.deleted.values()):
+        return _merge_in_place(ctx, kind, what, lists, spans, items, plan)
     layouts = {side: read_layout(ctx.text(side), spans[side]) for side in SIDES}
     ours, theirs = layouts["ours"], layouts["theirs"]
     if ours is None or theirs is None or "empty" in (ours.kind, theirs.kind) or ours.kind != theirs.kind:
@@ -226,6 +228,32 @@ def merge_commas(
         before = tuple(_container_text(ctx, side, container, lists) for side in SIDES)
         after = _replace_in(ctx, container, layouts["ours"], text)
         out.merges.append(StructuralMerge(ctx.qualname, kind, f"{what}: {_summary(plan, items)}", before, after))
+    return out
+
+
+def _merge_in_place(ctx: Ctx, kind: str, what: str, lists, spans, items, plan: Plan) -> Outcome:
+    """Nothing inserted or deleted: each element is merged where it stands, separators untouched."""
+    out = Outcome()
+    for stretch in plan.stretches:
+        if not stretch.anchor:
+            continue  # both sides wrote the same there
+        pick = stretch.picks[0]
+        if pick.both:
+            b, o, t = pick.both
+            sub = merge_node(ctx, lists["base"][b], lists["ours"][o], lists["theirs"][t])
+            if not sub.ok:
+                return refuse(ctx, f"{what}: both sides changed {items['base'][b].name!r} differently")
+            out.absorb(sub)
+            continue
+        loser = "theirs" if pick.side == "ours" else "ours"
+        start, end = spans[loser][getattr(stretch, loser).start]
+        winner_text = items[pick.side][pick.index].text
+        if ctx.text(loser)[start:end] != winner_text:
+            out.edits[loser].append(Edit(start, end, winner_text))
+    if _both_contributed(plan):
+        out.merges.append(StructuralMerge(ctx.qualname, kind, f"{what}: {_summary(plan, items)}",
+                                          tuple(", ".join(i.text for i in items[s]) for s in SIDES),
+                                          ", ".join(items[p.side][p.index].text for p in plan.picks)))
     return out
 
 
@@ -553,12 +581,17 @@ _STRING = re.compile(r"(?s)([rRuU]*)(\"\"\"|'''|\"|')(.*)\2")
 _ENTRY = re.compile(r"[ \t]*(\*{0,2}[A-Za-z_]\w*)[ \t]*(\([^)\n]*\))?[ \t]*:(\s|$)")
 
 
+_SECTION = re.compile(r"[ \t]*[A-Z][\w ]*:[ \t]*\r?\n?")
+
+
 def _entries(body: str) -> list[Item]:
-    """A docstring cut into entries: a line and the more-indented lines that continue it."""
+    """A docstring cut into entries: a line and the more-indented lines that continue it
+    (a section header like `Args:` is an entry of its own)."""
     entries: list[list[str]] = []
     for line in body.splitlines(keepends=True):
         indent = len(line) - len(line.lstrip())
-        if entries and line.strip() and entries[-1][0].strip() and indent > _indent(entries[-1][0]):
+        head = entries[-1][0] if entries else ""
+        if head.strip() and line.strip() and indent > _indent(head) and not _SECTION.fullmatch(head):
             entries[-1].append(line)
         else:
             entries.append([line])
@@ -615,7 +648,8 @@ def merge_expression_statement(ctx: Ctx, b, o, t) -> Outcome:
 
 nodes.SHAPES.update({
     cst.FunctionDef: Shape(transparent=("body", "params"), sequences=("decorators",),
-                           merge_sequences=merge_function, layout=("whitespace_before_params",)),
+                           merge_sequences=merge_function, layout=("whitespace_before_params",),
+                           independent=("returns",)),
     cst.ClassDef: Shape(transparent=("body",), sequences=("decorators",), merge_sequences=merge_decorators),
     cst.IndentedBlock: Shape(sequences=("body",), merge_sequences=merge_body),
     cst.If: Shape(transparent=("body", "orelse")),

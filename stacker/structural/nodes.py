@@ -87,6 +87,9 @@ class Shape:
     sequences: tuple[str, ...] = ()
     merge_sequences: Callable[[Ctx, cst.CSTNode, cst.CSTNode, cst.CSTNode], Outcome] | None = None
     layout: tuple[str, ...] = ()  # fields the sequence merge writes itself (brackets, parentheses)
+    # Fields one side may change while the other changes something else (a return annotation
+    # beside new parameters): they do not constrain the rest of the node.
+    independent: tuple[str, ...] = ()
 
 
 # Separators belong to the sequence layout, not to an element's identity.
@@ -156,10 +159,41 @@ def merge_shape(ctx: Ctx, shape: Shape, b: cst.CSTNode, o: cst.CSTNode, t: cst.C
         vb, vo, vt = getattr(b, name), getattr(o, name), getattr(t, name)
         if name in shape.transparent and all(isinstance(v, cst.CSTNode) for v in (vb, vo, vt)):
             out.absorb(merge_node(inner, vb, vo, vt, transparent=True))
-        elif _field_code(ctx, "ours", vo) != _field_code(ctx, "theirs", vt):
-            out.absorb(refuse(ctx, f"both sides changed {type(o).__name__}.{name}"))
+            continue
+        co, ct = _field_code(ctx, "ours", vo), _field_code(ctx, "theirs", vt)
+        if co == ct:
+            continue
+        if name in shape.independent:
+            cb = _field_code(ctx, "base", vb)
+            if cb in (co, ct):
+                taken = _take_field(ctx, name, {"ours": o, "theirs": t}, "theirs" if cb == co else "ours")
+                if taken is not None:
+                    out.absorb(taken)
+                    continue
+        out.absorb(refuse(ctx, f"both sides changed {type(o).__name__}.{name}"))
     if shape.merge_sequences is not None:
         out.absorb(shape.merge_sequences(inner, b, o, t))
+    return out
+
+
+def _take_field(ctx: Ctx, name: str, parents: dict[str, cst.CSTNode], winner: str) -> Outcome | None:
+    """Both versions get `winner`'s value of field `name` (which may be absent on either side)."""
+    loser = "theirs" if winner == "ours" else "ours"
+    values = {side: getattr(parents[side], name) for side in ("ours", "theirs")}
+    if values[loser] is not None:
+        start, end = ctx.span(loser, values[loser])
+    elif name == "returns" and isinstance(parents[loser], cst.FunctionDef):
+        # No annotation yet: it goes right before the header's colon.
+        node = parents[loser]
+        end = ctx.span(loser, node.body)[0] - 1 - len(code_of(node.whitespace_before_colon))
+        if ctx.text(loser)[end + len(code_of(node.whitespace_before_colon))] != ":":
+            return None
+        start = end
+    else:
+        return None
+    out = Outcome()
+    text = ctx.code(winner, values[winner]) if values[winner] is not None else ""
+    out.edits[loser].append(Edit(start, end, text))
     return out
 
 

@@ -98,7 +98,7 @@ def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
             refusals.append(Refusal(region.candidate.qualname, "the merged code did not compile: left to git"))
             continue
         texts = updated
-        merges.extend(outcome.merges)
+        merges.extend(outcome.merges or [_adjacent_changes(region, outcome)])
 
     if not merges:
         unchanged.refusals = refusals
@@ -136,6 +136,18 @@ def _merge_region(region: Region) -> Outcome:
         return Outcome(ok=False, refusals=[Refusal(candidate.qualname, "too deeply nested")])
 
 
+def _adjacent_changes(region: Region, outcome: Outcome) -> StructuralMerge:
+    """The record for a region where each side changed a different part of one node (git saw
+    them as one conflict because they touch) and no sequence merge said more."""
+    before = tuple(region.snippets[side].region for side in SIDES)
+    snippet = region.snippets["ours"]
+    after = apply_edits(snippet.text, 0, outcome.edits["ours"])[len(snippet.prefix):]
+    if snippet.suffix:
+        after = after[: len(after) - len(snippet.suffix)]
+    return StructuralMerge(region.candidate.qualname, "adjacent-changes",
+                           "each side changed a different part (git saw one conflict)", before, after)
+
+
 def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str, str] | None:
     """The views with the region's edits, if the region still compiles in both."""
     updated = {}
@@ -161,34 +173,43 @@ def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str,
 
 
 def _new_undefined_names(before: dict[str, str], after: dict[str, str], remerged: MergedText) -> str | None:
-    known = set()
+    """pyflakes findings the merge introduced: a name used but undefined (an import one side
+    deleted while the other side's new code uses it), or defined twice before any use (both
+    sides added the same import or function in different places)."""
+    known: set[tuple[str, str]] = set()
     for side in ("ours", "theirs"):
-        names = undefined_names(before[side])
-        if names is not None:
-            known |= names
+        found = name_problems(before[side])
+        if found is not None:
+            known |= found
     if remerged.is_clean:
         checks = [(remerged.view("ours"), known)]
     else:
-        checks = [(after[side], undefined_names(before[side])) for side in ("ours", "theirs")]
+        checks = [(after[side], name_problems(before[side])) for side in ("ours", "theirs")]
     for text, allowed in checks:
         if allowed is None:
             continue
-        names = undefined_names(text)
-        new = sorted((names or set()) - allowed)
+        new = sorted((name_problems(text) or set()) - allowed)
         if new:
-            return f"the merged code would use undefined name(s) {', '.join(new[:3])}"
+            kind, name = new[0]
+            return f"the merged code would have {kind} name `{name}`"
     return None
 
 
-def undefined_names(text: str) -> set[str] | None:
-    """Names pyflakes reports as undefined in `text`; None when it does not parse."""
+def name_problems(text: str) -> set[tuple[str, str]] | None:
+    """(kind, name) for pyflakes' undefined and redefined-while-unused names; None if unparsable."""
     tree = _parse(text)
     if tree is None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         found = pyflakes_checker.Checker(tree, filename="<merge>").messages
-    return {m.message_args[0] for m in found if isinstance(m, pyflakes_messages.UndefinedName)}
+    problems = set()
+    for message in found:
+        if isinstance(message, pyflakes_messages.UndefinedName):
+            problems.add(("an undefined", message.message_args[0]))
+        elif isinstance(message, pyflakes_messages.RedefinedWhileUnused):
+            problems.add(("a twice-defined", message.message_args[0]))
+    return problems
 
 
 def _region_compiles(text: str, region: Region) -> bool:

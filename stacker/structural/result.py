@@ -20,6 +20,7 @@ KINDS = (
     "body-statements",
     "docstring",
     "identical",
+    "adjacent-changes",  # each side changed a different part of one node
 )
 
 

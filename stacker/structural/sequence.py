@@ -342,14 +342,15 @@ def _check_moves(base, ours, theirs, to_ours, to_theirs, policy: Policy) -> None
 
 
 def _check_deleted_gone(plan: Plan, base, ours, theirs) -> None:
-    """What a side deleted must not survive elsewhere in the result. In the views a merge chain
-    works on, git has already applied each side's clean changes, so an element one side moved
-    can sit both in the conflict and outside it; keeping the other copy would undo a deletion."""
+    """In the views a merge chain works on, git has already applied each side's clean changes,
+    so an element one side moved sits outside the conflict as well as (in the base) inside it.
+    An element both sides removed here that survives elsewhere was moved by one side and
+    deleted by the other: keeping the moved copy would undo the deletion. (Removed by one side
+    only, it was that side's own move, and the other side kept it here.)"""
     kept = {_identity((ours if p.side == "ours" else theirs)[p.index]) for p in plan.picks}
-    for side in ("ours", "theirs"):
-        for i in plan.deleted[side]:
-            if _identity(base[i]) in kept:
-                raise Refused(f"{side} deleted {base[i].name!r}, yet it would remain elsewhere")
+    for i in set(plan.deleted["ours"]) & set(plan.deleted["theirs"]):
+        if _identity(base[i]) in kept:
+            raise Refused(f"{base[i].name!r} was moved by one side and deleted by the other")
 
 
 def _check_unique(plan: Plan, ours: Sequence[Item], theirs: Sequence[Item]) -> None:
