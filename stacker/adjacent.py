@@ -1,0 +1,82 @@
+"""Hunks where the two sides edited neighbouring lines, not the same ones.
+
+git needs an unchanged line between two edits to merge them; when one side rewrites a line and
+the other side rewrites the next one, git reports a conflict although no line was edited twice.
+This layer re-diffs such a hunk line by line against its base section and combines the edits
+when no base line is touched by both sides and no two insertions compete for the same spot; an
+insertion that lands on the edge of the other side's edit keeps its side of that edge. The
+result must parse (for Python files) or the hunk stays a conflict.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.linemerge import Conflict, MergedText
+from stacker.pysource import parse_module
+
+Edit = tuple[int, int, list[str]]  # base lines [start, end) replaced by these lines
+
+
+def _edits(base: list[str], side: list[str]) -> list[Edit]:
+    matcher = difflib.SequenceMatcher(None, base, side, autojunk=False)
+    return [(i1, i2, side[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+
+
+def _clash(a: Edit, b: Edit) -> bool:
+    (a0, a1, _), (b0, b1, _) = a, b
+    if a0 == a1 and b0 == b1:
+        return a0 == b0  # two insertions at one spot: their order is a decision
+    if a0 == a1:
+        return b0 < a0 < b1  # an insertion strictly inside the other side's rewrite
+    if b0 == b1:
+        return a0 < b0 < a1
+    return a0 < b1 and b0 < a1  # a base line rewritten by both
+
+
+def combine(hunk: Conflict) -> str | None:
+    """The hunk with both sides' edits applied, or None when they touch the same base lines."""
+    base = hunk.base.splitlines(keepends=True)
+    ours, theirs = _edits(base, hunk.ours.splitlines(keepends=True)), _edits(base, hunk.theirs.splitlines(keepends=True))
+    if not ours or not theirs:
+        return None
+    theirs = [e for e in theirs if e not in ours]  # an identical edit on both sides counts once
+    if any(_clash(a, b) for a in ours for b in theirs):
+        return None
+    # insertions sort before a rewrite starting at the same line; a rewrite ending there comes first
+    edits = sorted(ours + theirs, key=lambda e: (e[0], e[1] != e[0]))
+    out: list[str] = []
+    cursor = 0
+    for start, end, lines in edits:
+        out.extend(base[cursor:start])
+        out.extend(lines)
+        cursor = max(cursor, end)
+    out.extend(base[cursor:])
+    return "".join(out)
+
+
+@dataclass
+class AdjacentEditsLayer:
+    name: str = "adjacent"
+
+    def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
+        resolved: dict[int, str] = {}
+        actions: list[LayerAction] = []
+        for index, (start, _) in merged.conflict_spans("ours"):
+            hunk = merged.segments[index]
+            assert isinstance(hunk, Conflict)
+            text = combine(hunk)
+            if text is None:
+                continue
+            trial = {**resolved, index: text}
+            if path.endswith(".py") and parse_module(agree(merged, trial)[1]) is None:
+                continue
+            resolved = trial
+            actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
+                                       detail="the sides edited neighbouring lines, none the same; both kept",
+                                       hunks=(hunk,), result=text))
+        if not resolved:
+            return None
+        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))

@@ -1,0 +1,125 @@
+"""Codified resolutions: loading them from the stack, the claim layer, and the post-step transforms."""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacker.errors import BuildStopped, ConfigError
+from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.linemerge import Conflict, MergedText
+from stacker.plugins import load_stack_module
+from stacker.pysource import enclosing_qualname
+from stacker.resolution import ConflictContext, Resolution, SourceTree, Verdict
+
+_REQUIRED = ("id", "title", "kind", "prs", "location", "sides", "resolution", "backport")
+
+
+def load_resolutions(directory: Path | None) -> list[Resolution]:
+    """Every `Resolution` subclass defined in `directory/*.py`, in file then definition order."""
+    if directory is None or not directory.is_dir():
+        return []
+    found: list[Resolution] = []
+    origin: dict[str, Path] = {}
+    for file in sorted(directory.glob("*.py")):
+        if file.name.startswith("_"):
+            continue
+        module = load_stack_module(file, namespace="stacker_resolution")
+        classes = [c for _, c in pyinspect.getmembers(module, pyinspect.isclass)
+                   if issubclass(c, Resolution) and c is not Resolution and c.__module__ == module.__name__
+                   and not pyinspect.isabstract(c)]
+        classes.sort(key=lambda c: pyinspect.getsourcelines(c)[1])
+        for cls in classes:
+            missing = [name for name in _REQUIRED if not hasattr(cls, name)]
+            if missing:
+                raise ConfigError(f"{file}: resolution {cls.__name__} lacks {', '.join(missing)}")
+            if cls.kind not in ("conflict", "bug", "minor"):
+                raise ConfigError(f"{file}: resolution {cls.id}: kind must be conflict, bug or minor")
+            if cls.id in origin:
+                raise ConfigError(f"{file}: resolution id '{cls.id}' is already used in {origin[cls.id].name}")
+            origin[cls.id] = file
+            found.append(cls())
+    return found
+
+
+@dataclass
+class CodifiedLayer:
+    """Offers each remaining hunk to the resolutions whose location contains it."""
+
+    resolutions: list[Resolution]
+    step_pr: int
+    bundle_prs: frozenset[int]
+    name: str = "codified"
+
+    def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
+        candidates = [r for r in self.resolutions if r.path == path and type(r).claim is not Resolution.claim
+                      and set(r.prs) <= self.bundle_prs | {self.step_pr}]
+        if not candidates:
+            return None
+        views = merged.views()
+        resolved: dict[int, str] = {}
+        actions: list[LayerAction] = []
+        for index, (start, end) in merged.conflict_spans("ours"):
+            hunk = merged.segments[index]
+            assert isinstance(hunk, Conflict)
+            qualname = enclosing_qualname(views[1], start + 1, max(start + 1, end)) or ""
+            context = ConflictContext(path=path, qualname=qualname, hunk=hunk, views=views,
+                                      step_pr=self.step_pr, bundle_prs=self.bundle_prs)
+            for resolution in candidates:
+                if not resolution.covers(path, qualname):
+                    continue
+                text = resolution.claim(context)
+                if text is None:
+                    continue
+                resolved[index] = text
+                actions.append(LayerAction(layer=self.name, path=path, location=qualname or f"line {start + 1}",
+                                           detail=resolution.title, hunks=(hunk,), result=text,
+                                           resolution_id=resolution.id))
+                break
+        if not resolved:
+            return None
+        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+
+
+@dataclass(frozen=True)
+class TransformRecord:
+    resolution_id: str
+    status: str  # "applied", "already satisfied", "not applicable"
+    reason: str
+    paths: tuple[str, ...] = ()
+
+
+def run_transforms(resolutions: list[Resolution], present_prs: set[int],
+                   loader: Callable[[str], str | None]) -> tuple[dict[str, str], list[TransformRecord]]:
+    """Run every transform whose PRs are all present; returns (edited files, records)."""
+    tree = SourceTree(files={}, loader=loader)
+    records: list[TransformRecord] = []
+    for resolution in resolutions:
+        if not resolution.has_transform():
+            continue
+        missing = sorted(set(resolution.prs) - present_prs)
+        if missing:
+            records.append(TransformRecord(resolution.id, "not applicable",
+                                           "waiting for " + ", ".join(f"#{n}" for n in missing)))
+            continue
+        verdict = resolution.inspect(tree)
+        if verdict.status == "absent":
+            records.append(TransformRecord(resolution.id, "not applicable", verdict.reason))
+        elif verdict.status == "satisfied":
+            records.append(TransformRecord(resolution.id, "already satisfied", verdict.reason))
+        else:
+            before = dict(tree.edits)
+            try:
+                resolution.rewrite(tree)
+            except Exception as exc:  # a resolution's bug must stop the build, named
+                raise BuildStopped(f"resolution {resolution.id} failed while rewriting: "
+                                   f"{type(exc).__name__}: {exc}") from exc
+            after: Verdict = resolution.inspect(tree)
+            if after.status != "satisfied":
+                raise BuildStopped(f"resolution {resolution.id} rewrote the code but its own check still says "
+                                   f"'{after.status}': {after.reason}")
+            changed = tuple(sorted(p for p in tree.edits if before.get(p) != tree.edits[p]))
+            records.append(TransformRecord(resolution.id, "applied", verdict.reason, changed))
+    return dict(tree.edits), records

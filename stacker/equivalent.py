@@ -1,0 +1,54 @@
+"""Hunks where both sides wrote the same code, differing only in comments or layout.
+
+A common case on a moving upstream: the PR fixed a bug and upstream fixed the same bug the same
+way, adding a comment. The code is identical token for token, so the conflict is not a decision;
+the bundle side (upstream's wording) is kept.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+import tokenize
+from dataclasses import dataclass
+
+from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.linemerge import Conflict, MergedText
+
+_LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+           tokenize.ENDMARKER, tokenize.ENCODING}
+
+
+def code_tokens(fragment: str) -> tuple[str, ...] | None:
+    """The fragment's tokens without comments and layout; None when it does not tokenize alone."""
+    text = textwrap.dedent(fragment)
+    try:
+        tokens = tokenize.generate_tokens(io.StringIO(text).readline)
+        return tuple(t.string for t in tokens if t.type not in _LAYOUT)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+
+
+@dataclass
+class EquivalentLayer:
+    name: str = "equivalent"
+
+    def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
+        if not path.endswith(".py"):
+            return None
+        resolved: dict[int, str] = {}
+        actions: list[LayerAction] = []
+        for index, (start, _) in merged.conflict_spans("ours"):
+            hunk = merged.segments[index]
+            assert isinstance(hunk, Conflict)
+            ours, theirs = code_tokens(hunk.ours), code_tokens(hunk.theirs)
+            if ours is None or ours != theirs or not ours:
+                continue
+            resolved[index] = hunk.ours
+            actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
+                                       detail="both sides made the same change (differing only in comments "
+                                              "or layout); kept the bundle side",
+                                       hunks=(hunk,), result=hunk.ours))
+        if not resolved:
+            return None
+        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))

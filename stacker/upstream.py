@@ -1,0 +1,152 @@
+"""Fetching exactly what a stack needs from upstream into stacker's repository.
+
+Only the base, the branch PRs target and `refs/pull/N/head` of the stack's PRs are fetched —
+never all of `refs/pull/*`, which on a busy upstream is thousands of refs. Fetched refs live under
+`refs/stacker/upstream/` so they never mix with the bundle branch or anything of the user's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stacker.config import Stack
+from stacker.errors import UpstreamError
+from stacker.gitrepo import Repository
+
+PREFIX = "refs/stacker/upstream"
+_HEX = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+def pr_ref(number: int) -> str:
+    return f"refs/pull/{number}/head"
+
+
+def local_pr_ref(number: int) -> str:
+    return f"{PREFIX}/pull/{number}/head"
+
+
+@dataclass(frozen=True)
+class UpstreamRefs:
+    """The commits a build starts from, as resolved (and fetched) from upstream."""
+
+    url: str
+    base_name: str
+    base: str
+    target_name: str
+    target: str
+    heads: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Want:
+    """What to fetch: names as the stack gives them."""
+
+    base: str
+    target: str
+    prs: dict[int, int]  # PR number -> stack.yaml line (for errors)
+    tags: str | None = None  # a glob of release tags, e.g. "fa4-v*"
+
+
+def wants_for(stack: Stack, base_override: str | None) -> Want:
+    lines: dict[int, int] = {}
+    for pr in stack.prs:
+        for n in (pr.number, *pr.includes):
+            lines.setdefault(n, pr.line)
+    return Want(
+        base=base_override or stack.base,
+        target=stack.target or stack.base,
+        prs=lines,
+        tags=stack.package.version_tags if stack.package else None,
+    )
+
+
+def fetch(repo: Repository, url: str, want: Want) -> UpstreamRefs:
+    """ls-remote to check every name exists (precise errors), then one fetch of just those refs."""
+    advertised = _ls_remote(repo, url, want)
+    refspecs: list[str] = []
+    for name in {want.base, want.target}:
+        kind = _classify(name, advertised)
+        if kind == "branch":
+            refspecs.append(f"+refs/heads/{name}:{PREFIX}/heads/{name}")
+        elif kind == "tag":
+            refspecs.append(f"+refs/tags/{name}:{PREFIX}/tags/{name}")
+        elif not repo.has_object(name):
+            refspecs.append(name)
+    for number, line in want.prs.items():
+        if pr_ref(number) not in advertised:
+            raise UpstreamError(f"stack.yaml:{line}: PR #{number}: upstream {url} has no {pr_ref(number)}")
+        refspecs.append(f"+{pr_ref(number)}:{local_pr_ref(number)}")
+    if want.tags:
+        refspecs.append(f"+refs/tags/{want.tags}:{PREFIX}/tags/{want.tags}")
+    status, _, err = repo.run("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", url, *refspecs)
+    if status != 0:
+        raise UpstreamError(f"fetching from {url} failed: {_last_line(err)}")
+    return resolve_local(repo, url, want)
+
+
+def resolve_local(repo: Repository, url: str, want: Want) -> UpstreamRefs:
+    """The refs as already fetched (for --offline, and after a fetch)."""
+
+    def resolve(name: str, what: str) -> str:
+        for candidate in (f"{PREFIX}/heads/{name}", f"{PREFIX}/tags/{name}"):
+            sha = repo.rev_parse(candidate)
+            if sha:
+                return sha
+        if _HEX.match(name):
+            sha = repo.rev_parse(name)
+            if sha:
+                return sha
+        raise UpstreamError(f"{what} '{name}' has not been fetched from {url}; run without --offline")
+
+    heads = {}
+    for number, line in want.prs.items():
+        sha = repo.rev_parse(local_pr_ref(number))
+        if sha is None:
+            raise UpstreamError(f"stack.yaml:{line}: PR #{number} has not been fetched; run without --offline")
+        heads[number] = sha
+    return UpstreamRefs(url=url, base_name=want.base, base=resolve(want.base, "base"),
+                        target_name=want.target, target=resolve(want.target, "target branch"), heads=heads)
+
+
+def ensure_commits(repo: Repository, url: str, shas: dict[str, str], offline: bool) -> None:
+    """Make sure pinned commits (from stack.lock) are present, fetching them by id if needed."""
+    missing = {what: sha for what, sha in shas.items() if not repo.has_object(sha)}
+    if not missing:
+        return
+    if offline:
+        what, sha = next(iter(missing.items()))
+        raise UpstreamError(f"stack.lock pins {what} at {sha[:12]}, which is not fetched; run without --offline")
+    status, _, err = repo.run("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", url, *missing.values())
+    still = {what: sha for what, sha in missing.items() if not repo.has_object(sha)}
+    if status != 0 or still:
+        what, sha = next(iter(still.items())) if still else next(iter(missing.items()))
+        raise UpstreamError(f"stack.lock pins {what} at {sha[:12]}, which {url} does not serve: {_last_line(err)}")
+
+
+def _ls_remote(repo: Repository, url: str, want: Want) -> dict[str, str]:
+    patterns = [f"refs/heads/{want.base}", f"refs/tags/{want.base}", f"refs/heads/{want.target}",
+                f"refs/tags/{want.target}", *(pr_ref(n) for n in want.prs)]
+    status, out, err = repo.run("ls-remote", url, *patterns)
+    if status != 0:
+        raise UpstreamError(f"cannot reach upstream {url}: {_last_line(err)}")
+    refs = {}
+    for line in out.splitlines():
+        sha, name = line.split("\t", 1)
+        refs[name] = sha
+    return refs
+
+
+def _classify(name: str, advertised: dict[str, str]) -> str:
+    if f"refs/heads/{name}" in advertised:
+        return "branch"
+    if f"refs/tags/{name}" in advertised:
+        return "tag"
+    if _HEX.match(name):
+        return "commit"
+    raise UpstreamError(f"upstream has no branch, tag or commit named '{name}'")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "(no message)"

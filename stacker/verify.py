@@ -1,0 +1,117 @@
+"""Checks that stand between a merge and publishing it.
+
+Per step (cheap, in memory): every changed `.py` file parses, no conflict markers anywhere in a
+changed file, and no name the result uses is undefined unless it already was in one of the
+parents (pyflakes on the result, compared with ours and theirs). Textually clean merges that
+break names are exactly the mistakes git cannot see.
+
+Per bundle: the stack's `verify:` commands, run on an export of the bundle tree (for this bundle:
+compiling the kernels for their real target). The engine knows nothing of what they check.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyflakes import checker, messages
+
+from stacker.config import VerifyCommand
+
+_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^\|{7}( |$)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.problem}"
+
+
+def check_file(path: str, result: str, ours: str | None, theirs: str | None) -> list[Finding]:
+    """Problems the merge introduced into one file (nothing either parent already had)."""
+    findings: list[Finding] = []
+    for match in _MARKER.finditer(result):
+        line = result.count("\n", 0, match.start()) + 1
+        if not _has_marker_line(ours, match.group(0)) and not _has_marker_line(theirs, match.group(0)):
+            findings.append(Finding(path, line, f"conflict marker '{match.group(0).strip()}' left in the file"))
+    if not path.endswith(".py"):
+        return findings
+    tree, error = _parse(result, path)
+    if tree is None:
+        if _parse(ours or "", path)[0] is not None or _parse(theirs or "", path)[0] is not None:
+            findings.append(Finding(path, error[0], f"does not parse: {error[1]}"))
+        return findings
+    before = undefined_names(ours, path) | undefined_names(theirs, path)
+    for name, line in _undefined(tree, path):
+        if name not in before:
+            findings.append(Finding(path, line, f"undefined name '{name}' (defined in both parents' versions)"))
+    return findings
+
+
+def undefined_names(source: str | None, path: str) -> set[str]:
+    if source is None:
+        return set()
+    tree, _ = _parse(source, path)
+    return {name for name, _ in _undefined(tree, path)} if tree is not None else set()
+
+
+def _undefined(tree: ast.AST, path: str) -> list[tuple[str, int]]:
+    found = checker.Checker(tree, filename=path)
+    return [(m.message_args[0], m.lineno) for m in found.messages
+            if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))]
+
+
+def _parse(source: str, path: str) -> tuple[ast.AST | None, tuple[int, str]]:
+    try:
+        return ast.parse(source, filename=path), (0, "")
+    except SyntaxError as exc:
+        return None, (exc.lineno or 1, exc.msg)
+    except ValueError as exc:  # e.g. null bytes
+        return None, (1, str(exc))
+
+
+def _has_marker_line(text: str | None, marker: str) -> bool:
+    return text is not None and marker in text
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    name: str
+    command: str
+    returncode: int
+    seconds: float
+    output_tail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def summary(self) -> str:
+        lines = [line for line in self.output_tail.strip().splitlines() if line.strip()]
+        return lines[-1].strip() if lines else f"exit {self.returncode}"
+
+
+def run_verify_command(command: VerifyCommand, tree_dir: Path, stack_path: Path, commit: str,
+                       timeout: float | None = None) -> CommandResult:
+    """Run one `verify:` command in the exported tree; `{tree}`, `{stack}`, `{commit}` are filled in."""
+    line = command.run.format(tree=shlex.quote(str(tree_dir)), stack=shlex.quote(str(stack_path)), commit=commit)
+    env = {**os.environ, "STACKER_TREE": str(tree_dir), "STACKER_STACK": str(stack_path), "STACKER_COMMIT": commit}
+    start = time.monotonic()
+    try:
+        done = subprocess.run(line, shell=True, cwd=tree_dir, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        code, output = done.returncode, (done.stdout + done.stderr)
+    except subprocess.TimeoutExpired as exc:
+        code, output = 124, f"{exc.stdout or ''}{exc.stderr or ''}\ntimed out after {timeout} s"
+    return CommandResult(name=command.name, command=line, returncode=code,
+                         seconds=round(time.monotonic() - start, 2), output_tail=output[-4000:])

@@ -1,0 +1,160 @@
+"""The generic layers that need no structure: equivalent hunks and edits to moved blocks."""
+
+from __future__ import annotations
+
+import textwrap
+
+from stacker.equivalent import EquivalentLayer
+from stacker.filemerge import FileVersions, merge_file
+from stacker.moved import MovedBlockLayer
+
+BASE = textwrap.dedent("""\
+    def heuristic(blocks, sms):
+        return max(1, sms // blocks)
+
+
+    def forward(q, arch, splits, blocks):
+        tile = 128
+        sms = query_sms(q.device)
+        if arch == 12:
+            assert splits == 1, "arch 12 supports one split only"
+        elif splits < 1:
+            splits = heuristic(blocks, sms)
+
+        launch(q, tile, splits)
+    """)
+
+# upstream moved the split choice into a config helper (and changed how SMs are counted)
+OURS = textwrap.dedent("""\
+    def heuristic(blocks, sms):
+        return max(1, sms // blocks)
+
+
+    def forward(q, arch, splits, blocks):
+        tile, splits = Config.choose(arch, splits, blocks, q.device)
+
+        launch(q, tile, splits)
+
+
+    class Config:
+        @staticmethod
+        def choose(arch, splits, blocks, device):
+            tile = 128
+            sms = None
+            if arch == 12:
+                assert splits == 1, "arch 12 supports one split only"
+            elif splits < 1:
+                sms = count_sms(device)
+                splits = heuristic(blocks, sms)
+            return tile, splits
+    """)
+
+# the PR lifted the arch-12 restriction in place
+THEIRS = BASE.replace(
+    '    if arch == 12:\n        assert splits == 1, "arch 12 supports one split only"\n    elif splits < 1:\n',
+    "    if splits < 1:\n")
+
+
+def test_pr_edit_follows_the_block_that_upstream_moved() -> None:
+    result = merge_file(FileVersions("config.py", BASE, OURS, THEIRS), [MovedBlockLayer()])
+    assert result.is_clean
+    assert "assert splits == 1" not in result.text
+    assert "        sms = None\n        if splits < 1:\n            sms = count_sms(device)\n" in result.text
+    assert "tile, splits = Config.choose(arch, splits, blocks, q.device)" in result.text
+    action = result.actions[-1]
+    assert action.layer == "moved" and action.location == "Config.choose"
+
+
+def test_in_place_conflict_is_not_mistaken_for_a_move() -> None:
+    ours = BASE.replace('assert splits == 1, "arch 12 supports one split only"',
+                        'assert splits in (1, 2), "arch 12 supports two splits"')
+    result = merge_file(FileVersions("config.py", BASE, ours, THEIRS), [MovedBlockLayer()])
+    assert not result.is_clean
+
+
+def test_ambiguous_destination_stays_a_conflict() -> None:
+    # the moved block exists twice: no unique place to apply the edit
+    twice = OURS + textwrap.dedent("""\
+
+            @staticmethod
+            def choose_again(arch, splits, blocks, device):
+                tile = 128
+                sms = None
+                if arch == 12:
+                    assert splits == 1, "arch 12 supports one split only"
+                elif splits < 1:
+                    sms = count_sms(device)
+                    splits = heuristic(blocks, sms)
+                return tile, splits
+        """)
+    result = merge_file(FileVersions("config.py", BASE, twice, THEIRS), [MovedBlockLayer()])
+    assert not result.is_clean
+
+
+def test_same_fix_with_a_comment_is_equivalent() -> None:
+    base = "def pages(n, t):\n    per = n // t\n    return per\n"
+    ours = "def pages(n, t):\n    # include the last partial wave\n    per = (n + t - 1) // t\n    return per\n"
+    theirs = "def pages(n, t):\n    per = (n + t - 1) // t\n    return per\n"
+    result = merge_file(FileVersions("p.py", base, ours, theirs), [EquivalentLayer()])
+    assert result.is_clean and result.text == ours
+
+
+def test_different_code_is_not_equivalent() -> None:
+    base = "def pages(n, t):\n    per = n // t\n    return per\n"
+    ours = "def pages(n, t):\n    per = (n + t - 1) // t\n    return per\n"
+    theirs = "def pages(n, t):\n    per = -(-n // t)\n    return per\n"
+    result = merge_file(FileVersions("p.py", base, ours, theirs), [EquivalentLayer()])
+    assert not result.is_clean
+
+
+def test_layers_leave_non_python_files_alone() -> None:
+    base, ours, theirs = "a\nb\n", "a\n# x\nb2\n", "a\nb2\n"
+    result = merge_file(FileVersions("notes.txt", base, ours, theirs), [EquivalentLayer()])
+    assert not result.is_clean
+
+
+def test_neighbouring_line_edits_are_combined() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    base = textwrap.dedent("""\
+        def choose(arch, splits, device):
+            sms = query_sms(device)
+            if arch == 12:
+                assert splits == 1
+            elif splits < 1:
+                splits = heuristic(sms)
+            return splits
+        """)
+    ours = base.replace("    sms = query_sms(device)\n", "    sms = None\n").replace(
+        "    elif splits < 1:\n", "    elif splits < 1:\n        sms = count_sms(device)\n")
+    theirs = base.replace("    if arch == 12:\n        assert splits == 1\n    elif splits < 1:\n", "    if splits < 1:\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert result.is_clean
+    assert result.text == textwrap.dedent("""\
+        def choose(arch, splits, device):
+            sms = None
+            if splits < 1:
+                sms = count_sms(device)
+                splits = heuristic(sms)
+            return splits
+        """)
+
+
+def test_same_line_edited_by_both_stays_a_conflict() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    base = "def f():\n    a = 1\n    b = 2\n"
+    ours = "def f():\n    a = 10\n    b = 2\n"
+    theirs = "def f():\n    a = 11\n    b = 3\n"
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
+
+
+def test_two_insertions_at_one_spot_stay_a_conflict() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    base = "def f():\n    a = 1\n    return a\n"
+    ours = "def f():\n    a = 1\n    a += 1\n    return a\n"
+    theirs = "def f():\n    a = 1\n    a *= 2\n    return a\n"
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
