@@ -35,8 +35,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from stacker.filemerge import FileVersions, merge_file
-from stacker.structural import StructuralLayer, merge_python
+from stacker.filemerge import FileVersions
+from stacker.mergedriver import merge_versions
+from stacker.structural import merge_python
 
 CATEGORIES = ("identical", "same AST", "unresolved", "wrong but clean", "broken")
 
@@ -52,6 +53,9 @@ class FileResult:
     conflicts_after: int
     merges: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)  # why the structural layer left conflicts
+    # Where both sides inserted at one place, the merge puts ours first; merging with the sides
+    # swapped shows whether it decided an order, and which order the human chose.
+    order: str = ""  # "" (no order decided), "ours first", "theirs first", "other"
 
 
 @dataclass
@@ -134,12 +138,12 @@ def _dump(text: str) -> str | None:
             return None
 
 
-def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bool = False) -> RepoScore:
+def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bool = False,
+             strict: bool = False) -> RepoScore:
     head = git(repo, "rev-parse", "HEAD").stdout.decode().strip()
     score = RepoScore(repo=str(repo), head=head)
     merges = git(repo, "rev-list", "--merges", f"--max-count={max_merges}", "HEAD").stdout.decode().split()
     blobs = Blobs(repo)
-    layer = StructuralLayer()
     try:
         for n, merge in enumerate(merges):
             if progress and n % 100 == 0:
@@ -175,25 +179,39 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                     continue
                 base, ours, theirs = texts
                 start = time.perf_counter()
-                merged = merge_file(FileVersions(path, base, ours, theirs), [layer])
+                merged = merge_versions(base, ours, theirs, path, stack_order=not strict).merge  # as the driver
                 seconds = time.perf_counter() - start
                 text = merged.text if merged.is_clean else None
                 category = classify(text, human)
                 structural = [a for a in merged.actions if a.layer == "structural"]
                 resolved_by = ("structural" if structural else "git") if merged.is_clean else ""
-                refusals = []
+                refusals, order = [], ""
                 if not merged.is_clean:  # diagnostics, not timed
-                    refusals = [f"{r.node}: {r.reason}" for r in merge_python(base, ours, theirs, path).refusals]
+                    refusals = [f"{r.node}: {r.reason}"
+                                for r in merge_python(base, ours, theirs, path, stack_order=not strict).refusals]
+                elif structural and not strict:
+                    order = _order_decided(path, base, ours, theirs, text, human)
                 score.files.append(FileResult(
                     merge=merge, path=path, category=category, seconds=seconds, resolved_by=resolved_by,
                     conflicts_before=merged.initial_conflicts, conflicts_after=len(merged.merged.conflicts),
-                    merges=[f"{a.location}: {a.detail}" for a in structural], refusals=refusals,
+                    merges=[f"{a.location}: {a.detail}" for a in structural], refusals=refusals, order=order,
                 ))
                 if dump is not None and category not in ("unresolved", "identical"):
                     _dump_case(dump, repo, merge, path, base, ours, theirs, human, text or "")
     finally:
         blobs.close()
     return score
+
+
+def _order_decided(path: str, base: str, ours: str, theirs: str, text: str, human: str) -> str:
+    swapped = merge_versions(base, theirs, ours, path).merge
+    if not swapped.is_clean or swapped.text == text:
+        return ""
+    if classify(text, human) in ("identical", "same AST"):
+        return "ours first"
+    if classify(swapped.text, human) in ("identical", "same AST"):
+        return "theirs first"
+    return "other"
 
 
 def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> None:
@@ -219,6 +237,10 @@ def table(score: RepoScore) -> Table:
     structural = sum(1 for f in score.files if f.resolved_by == "structural")
     out.add_row("(resolved by the structural layer)", str(structural),
                 f"{100 * structural / total:.1f}" if total else "-")
+    orders = Counter(f.order for f in score.files if f.order)
+    if orders:
+        out.add_row("(order of both sides' insertions: human put ours / theirs first / other)",
+                    f"{orders['ours first']} / {orders['theirs first']} / {orders['other']}", "")
     if times:
         out.add_row("time per file: median / p95", f"{1000 * statistics.median(times):.0f} ms",
                     f"{1000 * times[min(len(times) - 1, int(0.95 * len(times)))]:.0f} ms")
@@ -242,11 +264,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every file's result here")
     parser.add_argument("--dump", type=Path, help="write the inputs and results of non-identical clean merges here")
     parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="the driver's --strict: no order chosen between "
+                        "both sides' insertions")
     args = parser.parse_args(argv)
     console = Console()
     scores = []
     for repo in args.repos:
-        score = evaluate(repo, args.max_merges, args.dump, args.progress)
+        score = evaluate(repo, args.max_merges, args.dump, args.progress, args.strict)
         scores.append(score)
         console.print(table(score))
     if args.json:

@@ -54,6 +54,7 @@ class _KeywordsAfterPositionals(Policy):
                           "decides which value each caller's argument binds to")
         if any(i.group == "marker" for i in ours) and any(i.group == "marker" for i in theirs):
             raise Refused(f"both sides added `*`, `/` or `**` {self.what}")
+        self.stacked(ours, theirs)  # refuses when stack order is off
         rank = {"positional": 0, "marker": 1, "keyword": 2, "varkw": 3}
         both = [("ours", n, i) for n, i in enumerate(ours)] + [("theirs", n, i) for n, i in enumerate(theirs)]
         return [(side, n) for side, n, _ in sorted(both, key=lambda x: rank.get(x[2].group, 2))]
@@ -65,7 +66,7 @@ class _NoSpreads(Unordered):
     def order(self, ours: list[Item], theirs: list[Item], before=None, after=None) -> list[tuple[str, int]]:
         if any(i.key is None for i in [*ours, *theirs]):
             raise Refused("both sides inserted into a dict display next to a `**` spread")
-        return stack_order(ours, theirs)
+        return self.stacked(ours, theirs)
 
 
 class _Statements(Policy):
@@ -83,7 +84,7 @@ class _Statements(Policy):
         reason = interference(a, b, self.ctx.scope, closure)
         if reason:
             raise Refused(f"both sides inserted statements here and their order may matter: {reason}")
-        return _sorted_imports(ours, theirs, a, b, before, after) or stack_order(ours, theirs)
+        return _sorted_imports(ours, theirs, a, b, before, after) or self.stacked(ours, theirs)
 
 
 _IMPORT_KEYS: tuple[Callable[[str], object], ...] = (
@@ -102,13 +103,17 @@ def _sorted_imports(ours: list[Item], theirs: list[Item], a, b, before: Item | N
     if not all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in [*a, *b]) or len(a) != len(ours) \
             or len(b) != len(theirs):
         return None
-    neighbours = [i for i in (before, after) if i is not None and _is_import(i.text)]
-    if not neighbours:
+    # Only imports of one section (no blank line between them) say how the file sorts.
+    if any(_starts_blank(i.text) for i in [*ours, *theirs]):
+        return None
+    before = before if before is not None and _is_import(before.text) else None
+    after = after if after is not None and _is_import(after.text) and not _starts_blank(after.text) else None
+    if before is None and after is None:
         return None
     for key in _IMPORT_KEYS:
         for side in (ours, theirs):
-            run = [*(x.text for x in [before] if x is not None and _is_import(x.text)),
-                   *(x.text for x in side), *(x.text for x in [after] if x is not None and _is_import(x.text))]
+            run = [*(x.text for x in [before] if x is not None), *(x.text for x in side),
+                   *(x.text for x in [after] if x is not None)]
             if [key(_code_line(t)) for t in run] != sorted(key(_code_line(t)) for t in run):
                 break
         else:
@@ -116,6 +121,10 @@ def _sorted_imports(ours: list[Item], theirs: list[Item], a, b, before: Item | N
             both.sort(key=lambda x: key(_code_line(x[2].text)))
             return [(side, n) for side, n, _ in both]
     return None
+
+
+def _starts_blank(text: str) -> bool:
+    return not text.split("\n", 1)[0].strip()
 
 
 def _code_line(text: str) -> str:
@@ -135,7 +144,12 @@ class _DocEntries(Unordered):
             raise Refused("both sides added prose to the same place of a docstring")
         if any(">>>" in i.text for i in [*ours, *theirs]):
             raise Refused("both sides added doctest examples to the same place of a docstring")
-        return stack_order(ours, theirs)
+        return self.stacked(ours, theirs)
+
+
+def _policy(ctx: Ctx, policy: Policy) -> Policy:
+    policy.stack_order = ctx.stack_order
+    return policy
 
 
 # -- comma-separated sequences -----------------------------------------------------------------
@@ -335,7 +349,7 @@ def merge_call(ctx: Ctx, b: cst.Call, o: cst.Call, t: cst.Call) -> Outcome:
     callee = _short(ctx.code("ours", o.func), 30)
     return merge_commas(
         ctx, "call-arguments", f"call `{callee}(...)`", {"base": b.args, "ours": o.args, "theirs": t.args},
-        _arg_item, _KeywordsAfterPositionals("arguments"),
+        _arg_item, _policy(ctx, _KeywordsAfterPositionals("arguments")),
         check=_positional_layout(lambda i: i.group == "positional"),
         container={"base": b, "ours": o, "theirs": t},
     )
@@ -371,7 +385,7 @@ def merge_parameters(ctx: Ctx, b: cst.Parameters, o: cst.Parameters, t: cst.Para
 
     return merge_commas(
         ctx, "parameters", "parameters", {side: [n for n, _ in slots[side]] for side in SIDES},
-        item, _KeywordsAfterPositionals("parameters"),
+        item, _policy(ctx, _KeywordsAfterPositionals("parameters")),
         check=_positional_layout(lambda i: i.group in ("positional", "marker")),
     )
 
@@ -409,7 +423,9 @@ def merge_import_names(ctx: Ctx, b, o, t) -> Outcome:
             return None
         return sorted(range(len(chosen)), key=lambda n: key(chosen[n][1]))
 
-    return merge_commas(ctx, "imports", f"imports from `{_module_name(o)}`", lists, _alias_item, Unordered(),
+    # Sorted names are placed by the sort; otherwise stack order (if allowed).
+    policy = Unordered() if key is not None else _policy(ctx, Unordered())
+    return merge_commas(ctx, "imports", f"imports from `{_module_name(o)}`", lists, _alias_item, policy,
                         arrange=arrange, container={"base": b, "ours": o, "theirs": t})
 
 
@@ -430,11 +446,11 @@ def merge_collection(ctx: Ctx, b, o, t) -> Outcome:
                 key = code_of(node.key)
                 return Item(("key", key), text, label=key)
             return Item(None, text)
-        policy: Policy = _NoSpreads()
+        policy: Policy = _policy(ctx, _NoSpreads())
     else:
         def item(node, text):
             return Item(None, text)
-        policy = Unordered() if isinstance(o, cst.Set) else Policy()
+        policy = _policy(ctx, Unordered()) if isinstance(o, cst.Set) else Policy()
     name = type(o).__name__.lower()
     return merge_commas(ctx, "collection-elements", f"{name} elements", lists, item, policy,
                         container={"base": b, "ours": o, "theirs": t})
@@ -443,25 +459,34 @@ def merge_collection(ctx: Ctx, b, o, t) -> Outcome:
 # -- whole-line sequences: statements, decorators ----------------------------------------------
 
 def _statement_item(node: cst.CSTNode, text: str, first: bool) -> Item:
+    core = _without_leading_lines(text)
     if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
         word = "class" if isinstance(node, cst.ClassDef) else "def"
-        return Item(("def", node.name.value), text, label=f"{word} {node.name.value}")
+        return Item(("def", node.name.value), text, label=f"{word} {node.name.value}", core=core)
     if isinstance(node, cst.SimpleStatementLine) and len(node.body) == 1:
         small = node.body[0]
         if first and isinstance(small, cst.Expr) and isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString)):
-            return Item(("doc",), text, label="docstring")
+            return Item(("doc",), text, label="docstring", core=core)
         target = None
         if isinstance(small, cst.Assign) and len(small.targets) == 1:
             target = small.targets[0].target
         elif isinstance(small, cst.AnnAssign):
             target = small.target
         if isinstance(target, cst.Name):
-            return Item(("assign", target.value), text, label=f"{target.value} = ...")
+            return Item(("assign", target.value), text, label=f"{target.value} = ...", core=core)
         if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
             return Item(("from", "." * len(small.relative) + (code_of(small.module) if small.module else "")),
-                        text, label=f"from {_module_name(small)} import ...")
+                        text, label=f"from {_module_name(small)} import ...", core=core)
     first_line = next((line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")), "")
-    return Item(None, text, label=first_line)
+    return Item(None, text, label=first_line, core=core)
+
+
+def _without_leading_lines(text: str) -> str:
+    """A statement's text from its first line of code (blank lines and comments above dropped)."""
+    lines = text.splitlines(keepends=True)
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
+        lines.pop(0)
+    return "".join(lines).strip()
 
 
 def merge_lines(ctx: Ctx, kind: str, what: str, lists: dict[str, Sequence[cst.CSTNode]],
@@ -545,7 +570,7 @@ def merge_statements(ctx: Ctx, lists: dict[str, Sequence[cst.CSTNode]],
                      empty_at: dict[str, int] | None = None) -> Outcome:
     where = "module" if ctx.qualname == "module" else f"`{ctx.qualname}`"
     return merge_lines(ctx, "body-statements", f"statements of {where}", lists,
-                       lambda node, text, k: _statement_item(node, text, k == 0), _Statements(ctx),
+                       lambda node, text, k: _statement_item(node, text, k == 0), _policy(ctx, _Statements(ctx)),
                        empty_at=empty_at)
 
 
@@ -617,7 +642,7 @@ def merge_expression_statement(ctx: Ctx, b, o, t) -> Outcome:
         return refuse(ctx, "string statement: quotes differ")
     items = [_entries(p.group(3)) for p in parts]
     try:
-        plan = merge_sequences(*items, _DocEntries())
+        plan = merge_sequences(*items, _policy(ctx, _DocEntries()))
     except Refused as refused:
         return refuse(ctx, f"docstring: {refused}")
     if any(p.both for p in plan.picks):

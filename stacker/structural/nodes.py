@@ -67,6 +67,7 @@ class Ctx:
     qualname: str
     scope: Scope
     closure: Callable[[], frozenset[str]] = frozenset  # names nested functions read (computed on demand)
+    stack_order: bool = True  # both sides' insertions where any order is right: ours first
 
     def code(self, side: str, node: cst.CSTNode) -> str:
         return self.snippets[side].code(node)

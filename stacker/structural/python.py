@@ -38,19 +38,31 @@ class StructuralPass:
         return bool(self.merges)
 
 
-def merge_python(base: str, ours: str, theirs: str, path: str = "<file>") -> StructuralResult:
-    """git's line merge of three versions of a Python file, then the structural merge."""
+def merge_python(base: str, ours: str, theirs: str, path: str = "<file>", *,
+                 stack_order: bool = True) -> StructuralResult:
+    """git's line merge of three versions of a Python file, then the structural merge.
+
+    `stack_order`: where both sides inserted at one place and any order is correct (keyword
+    arguments, new methods), keep both with ours first; False leaves such conflicts to a human
+    unless the file's own sort order decides (imports).
+    """
     merged, _ = resolve_trivial(line_merge(base, ours, theirs))
     if merged.is_clean:
         return StructuralResult(merged)
     if any(_parse(text) is None for text in (base, ours, theirs)):
         return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
-    result = structural_pass(merged, path)
+    result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
     return StructuralResult(result.merged, result.merges, result.refusals)
 
 
-def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
-    """Resolve what it safely can of `merged`'s conflicts; the rest stays as it was."""
+def structural_pass(merged: MergedText, path: str = "<file>",
+                    originals: tuple[str, str, str] | None = None, stack_order: bool = True) -> StructuralPass:
+    """Resolve what it safely can of `merged`'s conflicts; the rest stays as it was.
+
+    `originals`, the three versions the merge started from, when the caller has them, make the
+    final check stricter: a clean result is compared with them rather than with the views (in
+    which git's clean merge may already have combined the sides into something neither wrote).
+    """
     views = merged.views()
     unchanged = StructuralPass(views, merged)
     if merged.is_clean:
@@ -89,7 +101,7 @@ def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
     texts = {"ours": named["ours"], "theirs": named["theirs"]}
     merges: list[StructuralMerge] = []
     for region in sorted(regions, key=lambda r: r.start, reverse=True):  # later offsets first
-        outcome = _merge_region(region)
+        outcome = _merge_region(region, stack_order)
         refusals.extend(outcome.refusals)
         if not any(outcome.edits.values()):
             continue
@@ -114,7 +126,7 @@ def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
     elif remerged.is_clean and not _compiles(remerged.view("ours"), path):
         problem = "the result does not compile"
     else:
-        problem = _new_undefined_names(named, texts, remerged)
+        problem = _new_name_problems(dict(zip(SIDES, originals)) if originals else named, named, texts, remerged)
     if problem:
         unchanged.refusals = refusals + [Refusal("module", f"{problem}: left to git")]
         return unchanged
@@ -122,10 +134,10 @@ def structural_pass(merged: MergedText, path: str = "<file>") -> StructuralPass:
     return StructuralPass(new_views, remerged, merges, refusals)
 
 
-def _merge_region(region: Region) -> Outcome:
+def _merge_region(region: Region, stack_order: bool = True) -> Outcome:
     candidate = region.candidate
     ctx = Ctx(snippets=region.snippets, qualname=candidate.qualname, scope=candidate.scope,
-              closure=candidate.closure)
+              closure=candidate.closure, stack_order=stack_order)
     statements = {side: region.snippets[side].statements for side in SIDES}
     try:
         if candidate.kind == "statement":
@@ -172,19 +184,21 @@ def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str,
     return updated
 
 
-def _new_undefined_names(before: dict[str, str], after: dict[str, str], remerged: MergedText) -> str | None:
+def _new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[str, str],
+                       remerged: MergedText) -> str | None:
     """pyflakes findings the merge introduced: a name used but undefined (an import one side
-    deleted while the other side's new code uses it), or defined twice before any use (both
-    sides added the same import or function in different places)."""
+    deleted while the other side's new code uses it), defined twice before any use (both sides
+    added the same import in different places), or an import nothing uses any more (one side
+    removed the uses, the other changed the import)."""
     known: set[tuple[str, str]] = set()
     for side in ("ours", "theirs"):
-        found = name_problems(before[side])
+        found = name_problems(sides[side])
         if found is not None:
             known |= found
     if remerged.is_clean:
         checks = [(remerged.view("ours"), known)]
     else:
-        checks = [(after[side], name_problems(before[side])) for side in ("ours", "theirs")]
+        checks = [(after[side], name_problems(views[side])) for side in ("ours", "theirs")]
     for text, allowed in checks:
         if allowed is None:
             continue
@@ -209,6 +223,8 @@ def name_problems(text: str) -> set[tuple[str, str]] | None:
             problems.add(("an undefined", message.message_args[0]))
         elif isinstance(message, pyflakes_messages.RedefinedWhileUnused):
             problems.add(("a twice-defined", message.message_args[0]))
+        elif isinstance(message, pyflakes_messages.UnusedImport):
+            problems.add(("an unused import of the", message.message_args[0]))
     return problems
 
 

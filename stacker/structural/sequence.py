@@ -37,6 +37,8 @@ class Item:
     text: str  # the element's own text (no separators); equality means "unchanged"
     label: str = ""  # how a summary names it (defaults to the key or the text)
     group: str = ""  # a class the caller cares about, e.g. "positional" / "keyword"
+    core: str = ""  # the text that makes it the same element when moved (default: `text`),
+    # e.g. a statement without the blank lines and comments above it
 
     @property
     def name(self) -> str:
@@ -100,11 +102,19 @@ class Policy:
     ordered. The default refuses: order matters and nobody can tell which is right."""
 
     ordered = True  # the result must keep each side's own order of its insertions
+    # Where any order is correct, put ours first (stack order); False: leave the choice to a
+    # human unless the file itself decides it (sorted imports).
+    stack_order = True
 
     def order(self, ours: list[Item], theirs: list[Item], before: Item | None = None,
               after: Item | None = None) -> list[tuple[Side, int]]:
         """The merged order of both sides' insertions between `before` and `after`, or `Refused`."""
         raise Refused("both sides inserted here and their order matters")
+
+    def stacked(self, ours: list[Item], theirs: list[Item]) -> list[tuple[Side, int]]:
+        if not self.stack_order:
+            raise Refused("both sides inserted here; either order is correct and choosing is left to a human")
+        return stack_order(ours, theirs)
 
 
 class Unordered(Policy):
@@ -114,7 +124,7 @@ class Unordered(Policy):
 
     def order(self, ours: list[Item], theirs: list[Item], before: Item | None = None,
               after: Item | None = None) -> list[tuple[Side, int]]:
-        return stack_order(ours, theirs)
+        return self.stacked(ours, theirs)
 
 
 def stack_order(ours: list[Item], theirs: list[Item]) -> list[tuple[Side, int]]:
@@ -134,7 +144,7 @@ def unique_keys(*versions: Sequence[Item]) -> list[list[Item]]:
                     repeated.add(item.key)
                 seen.add(item.key)
     return [[item if item.key is None or item.key not in repeated
-             else Item(None, item.text, item.label, item.group) for item in items] for items in versions]
+             else Item(None, item.text, item.label, item.group, item.core) for item in items] for items in versions]
 
 
 def align(base: Sequence[Item], side: Sequence[Item]) -> dict[int, int]:
@@ -313,7 +323,7 @@ class _Merge:
 
 
 def _identity(item: Item) -> tuple:
-    return ("key", item.key) if item.key is not None else ("text", item.text)
+    return ("key", item.key) if item.key is not None else ("text", item.core or item.text)
 
 
 def _check_moves(base, ours, theirs, to_ours, to_theirs, policy: Policy) -> None:
