@@ -35,7 +35,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from stacker.filemerge import FileVersions
 from stacker.mergedriver import merge_versions
 from stacker.structural import merge_python
 
@@ -217,7 +216,7 @@ def _order_decided(path: str, base: str, ours: str, theirs: str, text: str, huma
 def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> None:
     folder = dump / repo.name / f"{merge[:10]}-{path.replace('/', '__')}"
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in zip(("base", "ours", "theirs", "human", "result"), texts):
+    for name, text in zip(("base", "ours", "theirs", "human", "result"), texts, strict=True):
         (folder / f"{name}.py").write_text(text, encoding="utf-8", errors="surrogateescape")
 
 

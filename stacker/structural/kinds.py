@@ -29,9 +29,9 @@ import libcst as cst
 from stacker.structural import nodes
 from stacker.structural.effects import interference
 from stacker.structural.layout import Layout, Unit, read_layout, render
-from stacker.structural.nodes import Ctx, Edit, Outcome, Shape, merge_node, merged_text, refuse
+from stacker.structural.nodes import Ctx, Edit, Outcome, Shape, merge_node, refuse
 from stacker.structural.result import StructuralMerge
-from stacker.structural.sequence import Item, Plan, Policy, Refused, Unordered, merge_sequences, stack_order
+from stacker.structural.sequence import Item, Plan, Policy, Refused, Unordered, merge_sequences
 from stacker.structural.snippet import code_of
 
 SIDES = ("base", "ours", "theirs")
@@ -191,7 +191,7 @@ def merge_commas(
     spans = {side: _spans(ctx, side, lists[side]) for side in SIDES}
     if any(s is None for s in spans.values()):
         return refuse(ctx, f"{what}: layout not understood")
-    items = {side: [itemize(n, ctx.text(side)[a:b]) for n, (a, b) in zip(lists[side], spans[side])]
+    items = {side: [itemize(n, ctx.text(side)[a:b]) for n, (a, b) in zip(lists[side], spans[side], strict=True)]
              for side in SIDES}
     try:
         plan = merge_sequences(items["base"], items["ours"], items["theirs"], policy,
@@ -372,7 +372,7 @@ def _slots(params: cst.Parameters) -> list[tuple[cst.CSTNode, str]]:
 
 
 def merge_parameters(ctx: Ctx, b: cst.Parameters, o: cst.Parameters, t: cst.Parameters) -> Outcome:
-    slots = {side: _slots(p) for side, p in zip(SIDES, (b, o, t))}
+    slots = {side: _slots(p) for side, p in zip(SIDES, (b, o, t), strict=True)}
     groups = {id(node): group for side in SIDES for node, group in slots[side]}
 
     def item(node: cst.CSTNode, text: str) -> Item:
@@ -415,7 +415,7 @@ def merge_import_names(ctx: Ctx, b, o, t) -> Outcome:
     spans = {side: _spans(ctx, side, lists[side]) for side in SIDES}
     if any(s is None for s in spans.values()):
         return refuse(ctx, "imports: layout not understood")
-    items = [[_alias_item(n, ctx.text(side)[a:b]) for n, (a, b) in zip(lists[side], spans[side])] for side in SIDES]
+    items = [[_alias_item(n, ctx.text(side)[a:b]) for n, (a, b) in zip(lists[side], spans[side], strict=True)] for side in SIDES]
     key = _sorted_by(items)
 
     def arrange(chosen: list[tuple[str, Item]]) -> list[int] | None:
@@ -495,10 +495,11 @@ def merge_lines(ctx: Ctx, kind: str, what: str, lists: dict[str, Sequence[cst.CS
     """Merge a sequence of whole-line units, run by run: a refused run stays as it was."""
     spans = {side: [ctx.span(side, n) for n in lists[side]] for side in SIDES}
     for side in SIDES:
-        for (_, end), (start, _) in zip(spans[side], spans[side][1:]):
+        for (_, end), (start, _) in zip(spans[side], spans[side][1:], strict=False):
             if end != start:
                 return refuse(ctx, f"{what}: layout not understood")
-    items = {side: [itemize(n, ctx.text(side)[a:b], k) for k, (n, (a, b)) in enumerate(zip(lists[side], spans[side]))]
+    items = {side: [itemize(n, ctx.text(side)[a:b], k)
+                    for k, (n, (a, b)) in enumerate(zip(lists[side], spans[side], strict=True))]
              for side in SIDES}
     try:
         plan = merge_sequences(items["base"], items["ours"], items["theirs"], policy, partial=True,
@@ -529,7 +530,7 @@ def merge_lines(ctx: Ctx, kind: str, what: str, lists: dict[str, Sequence[cst.CS
             out.absorb(merge_node(ctx, lists["base"][b], lists["ours"][o], lists["theirs"][t]))
             continue
         text = "".join(items[p.side][p.index].text for p in stretch.picks)
-        for n, pick in enumerate(stretch.picks[:-1]):
+        for pick in stretch.picks[:-1]:
             if not items[pick.side][pick.index].text.endswith("\n"):
                 out.ok = False
                 out.refusals.append(nodes.Refusal(ctx.qualname, f"{what}: a line without newline would move"))
@@ -580,7 +581,7 @@ def merge_decorators(ctx: Ctx, b, o, t) -> Outcome:
         return Outcome()
     # Where a definition has no decorators, new ones go at the start of its `def`/`class` line.
     empty_at = {}
-    for side, node in zip(SIDES, (b, o, t)):
+    for side, node in zip(SIDES, (b, o, t), strict=True):
         name_start = ctx.span(side, node.name)[0]
         empty_at[side] = ctx.text(side).rfind("\n", 0, name_start) + 1
     return merge_lines(ctx, "decorators", "decorators", lists,
@@ -637,7 +638,7 @@ def merge_expression_statement(ctx: Ctx, b, o, t) -> Outcome:
     values = (b.value, o.value, t.value)
     if not all(isinstance(v, cst.SimpleString) for v in values):
         return merge_node(ctx, *values, transparent=True)
-    parts = [_STRING.fullmatch(ctx.code(side, v)) for side, v in zip(SIDES, values)]
+    parts = [_STRING.fullmatch(ctx.code(side, v)) for side, v in zip(SIDES, values, strict=True)]
     if any(p is None for p in parts) or len({(p.group(1), p.group(2)) for p in parts}) != 1:
         return refuse(ctx, "string statement: quotes differ")
     items = [_entries(p.group(3)) for p in parts]
@@ -664,8 +665,8 @@ def merge_expression_statement(ctx: Ctx, b, o, t) -> Outcome:
             out.edits[side].append(Edit(start, end, text))
     if _both_contributed(plan):
         out.merges.append(StructuralMerge(
-            ctx.qualname, "docstring", f"docstring: {_summary(plan, dict(zip(SIDES, items)))}",
-            tuple(ctx.code(side, v) for side, v in zip(SIDES, values)), text))
+            ctx.qualname, "docstring", f"docstring: {_summary(plan, dict(zip(SIDES, items, strict=True)))}",
+            tuple(ctx.code(side, v) for side, v in zip(SIDES, values, strict=True)), text))
     return out
 
 

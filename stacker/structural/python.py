@@ -19,7 +19,7 @@ from pyflakes import messages as pyflakes_messages
 
 from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
-from stacker.structural.nodes import Ctx, Edit, Outcome, apply_edits, merge_node
+from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
 from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
 from stacker.structural.result import Refusal, StructuralMerge, StructuralResult
 
@@ -67,7 +67,7 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     unchanged = StructuralPass(views, merged)
     if merged.is_clean:
         return unchanged
-    named = dict(zip(SIDES, views))
+    named = dict(zip(SIDES, views, strict=True))
     if any(_lone_carriage_return(text) for text in views):
         unchanged.refusals.append(Refusal("module", "old Mac line endings: left to git"))
         return unchanged
@@ -126,7 +126,7 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     elif remerged.is_clean and not _compiles(remerged.view("ours"), path):
         problem = "the result does not compile"
     else:
-        problem = _new_name_problems(dict(zip(SIDES, originals)) if originals else named, named, texts, remerged)
+        problem = _new_name_problems(dict(zip(SIDES, originals, strict=True)) if originals else named, named, texts, remerged)
     if problem:
         unchanged.refusals = refusals + [Refusal("module", f"{problem}: left to git")]
         return unchanged

@@ -175,10 +175,6 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[C
         qualname = ".".join(names) or "module"
         indent = lines[_first_line(statements[i])][: statements[i].col_offset] if lines else ""
 
-        def window(a: int, b: int) -> Candidate:
-            a, b = max(a, 0), min(b, len(statements) - 1)
-            return Candidate("body", (body.extents[a][0], body.extents[b][2]), indent, scope, qualname, function)
-
         level: list[Candidate] = []
         stmt = statements[i]
         inner = None
@@ -200,7 +196,8 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[C
                 a -= 1
             while b + 1 < len(statements) and isinstance(statements[b + 1], (ast.Import, ast.ImportFrom)):
                 b += 1
-        level.append(window(a, b))
+        a, b = max(a, 0), min(b, len(statements) - 1)
+        level.append(Candidate("body", (body.extents[a][0], body.extents[b][2]), indent, scope, qualname, function))
         found[:0] = level  # deeper levels go first
         if inner is None:
             break
