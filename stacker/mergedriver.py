@@ -16,7 +16,8 @@ from pathlib import Path
 from stacker.errors import ConfigError
 from stacker.filemerge import FileMerge, FileVersions, merge_file
 from stacker.linemerge import Labels
-from stacker.structural import StructuralLayer
+from stacker.structural import StructuralLayer, is_python
+from stacker.structural.python import guard_clean
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
     versions = FileVersions(path, base, ours, theirs)
     result = merge_file(versions, [StructuralLayer(originals=versions, stack_order=stack_order)])
     notes = [f"{a.location}: {a.detail}" for a in result.actions if a.layer == "structural"]
+    if is_python(path):
+        guarded, refusal = guard_clean(result.merged, base, ours, theirs, path)
+        if refusal is not None:
+            result.merged = guarded
+            notes.append(refusal.reason)
     if result.is_clean:
         return DriverResult(result.text, True, result, notes)
     return DriverResult(result.merged.render(labels, marker_size, diff3=diff3), False, result, notes)

@@ -170,3 +170,14 @@ def test_git_merge_reports_the_conflict_the_layer_leaves(repo):
     assert "        smem=4096,\n        cluster=2,\n" in text
     assert text.count("<<<<<<<") == 1
     assert git(repo, "diff", "--name-only", "--diff-filter=U", env=env).stdout.split() == ["attn.py"]
+
+
+def test_clean_line_merge_that_does_not_compile_becomes_a_conflict(tmp_path, run_cli):
+    # Both sides add the same keyword on different lines: git merges cleanly, Python refuses
+    # `launch(beta=1, alpha=1, beta=1)`. The driver does not pass that on.
+    base = "launch(\n    alpha=1,\n)\n"
+    p = write(tmp_path, base=base, ours="launch(\n    beta=1,\n    alpha=1,\n)\n",
+              theirs="launch(\n    alpha=1,\n    beta=1,\n)\n")
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "-o", "-")
+    assert code == 1
+    assert out.startswith("launch(\n<<<<<<< ours\n") and "does not compile" in err

@@ -68,6 +68,8 @@ class Ctx:
     scope: Scope
     closure: Callable[[], frozenset[str]] = frozenset  # names nested functions read (computed on demand)
     stack_order: bool = True  # both sides' insertions where any order is right: ours first
+    # Whether a statement's code occurs in the file outside the region (a copy moved there).
+    elsewhere: Callable[[str], bool] = lambda code: False
 
     def code(self, side: str, node: cst.CSTNode) -> str:
         return self.snippets[side].code(node)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pyflakes import checker as pyflakes_checker
 from pyflakes import messages as pyflakes_messages
 
-from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
+from stacker.linemerge import Clean, Conflict, MergedText, line_merge, remerge, resolve_trivial
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
 from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
 from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
@@ -48,7 +48,8 @@ def merge_python(base: str, ours: str, theirs: str, path: str = "<file>", *,
     """
     merged, _ = resolve_trivial(line_merge(base, ours, theirs))
     if merged.is_clean:
-        return StructuralResult(merged)
+        guarded, refusal = guard_clean(merged, base, ours, theirs, path)
+        return StructuralResult(guarded, refusals=[refusal] if refusal else [])
     if any(_parse(text) is None for text in (base, ours, theirs)):
         return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
     result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
@@ -71,37 +72,48 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     if any(_lone_carriage_return(text) for text in views):
         unchanged.refusals.append(Refusal("module", "old Mac line endings: left to git"))
         return unchanged
-    # Only our view must parse as a whole (it gives the statement structure); the base view
-    # mixes both sides' clean changes with the base's conflict sections and need not. Each
-    # region is parsed in all three views before anything is merged in it.
-    module = _parse(named["ours"])
-    if module is None:
-        unchanged.refusals.append(Refusal("module", "our version does not parse as Python: left to git"))
-        return unchanged
+    # Our view gives the statement structure (their view where ours has none around a conflict,
+    # e.g. when ours deleted it); the base view mixes both sides' clean changes with the base's
+    # conflict sections and need not parse. Each region is parsed in all three views before
+    # anything is merged in it.
     frame = Frame(merged, named)
-    lines = named["ours"].split("\n")
+    structure = {}
+    for side in ("ours", "theirs"):
+        module = _parse(named[side])
+        if module is not None:
+            structure[side] = (module, named[side].split("\n"), dict(merged.conflict_spans(side)))
+    if not structure:
+        unchanged.refusals.append(Refusal("module", "neither version parses as Python: left to git"))
+        return unchanged
 
     regions: list[Region] = []
     refusals: list[Refusal] = []
-    for index, (start, end) in merged.conflict_spans("ours"):
+    for index, _ in merged.conflict_spans("ours"):
         if any(r.start <= (index, 0) and r.end >= (index + 1, 0) for r in regions):
             continue
-        for candidate in candidates(module, lines, start, end):
-            region = materialize(frame, index, candidate)
-            if region is None:
-                continue
-            if any(_overlap(region, r) and not _contains(region, r) for r in regions):
-                continue
-            regions = [r for r in regions if not _contains(region, r)] + [region]
-            break
-        else:
-            refusals.append(Refusal("module", f"conflict at line {start + 1}: no enclosing statement "
+        found = False
+        for side, (module, lines, spans) in structure.items():
+            start, end = spans[index]
+            for candidate in candidates(module, lines, start, end, side):
+                region = materialize(frame, index, candidate)
+                if region is None:
+                    continue
+                if any(_overlap(region, r) and not _contains(region, r) for r in regions):
+                    continue
+                regions = [r for r in regions if not _contains(region, r)] + [region]
+                found = True
+                break
+            if found:
+                break
+        if not found:
+            line = dict(merged.conflict_spans("ours"))[index][0] + 1
+            refusals.append(Refusal("module", f"conflict at line {line}: no enclosing statement "
                                               "parses in all three versions"))
 
     texts = {"ours": named["ours"], "theirs": named["theirs"]}
     merges: list[StructuralMerge] = []
     for region in sorted(regions, key=lambda r: r.start, reverse=True):  # later offsets first
-        outcome = _merge_region(region, stack_order)
+        outcome = _merge_region(region, stack_order, _outside(region, named))
         refusals.extend(outcome.refusals)
         if not any(outcome.edits.values()):
             continue
@@ -134,10 +146,54 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     return StructuralPass(new_views, remerged, merges, refusals)
 
 
-def _merge_region(region: Region, stack_order: bool = True) -> Outcome:
+def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
+                path: str = "<file>") -> tuple[MergedText, Refusal | None]:
+    """git's line merge can be clean and still not compile (both sides added the same keyword
+    argument on different lines). When all three versions compile and the merge does not, the
+    part where the sides differ is turned back into one conflict rather than passed on."""
+    if not merged.is_clean or _compiles(merged.view("ours"), path):
+        return merged, None
+    if not all(_compiles(text, path) for text in (base, ours, theirs)):
+        return merged, None
+    versions = [text.splitlines(keepends=True) for text in (base, ours, theirs)]
+    head = 0
+    while all(head < len(v) for v in versions) and versions[0][head] == versions[1][head] == versions[2][head]:
+        head += 1
+    tail = 0
+    while all(tail < len(v) - head for v in versions) and \
+            versions[0][-1 - tail] == versions[1][-1 - tail] == versions[2][-1 - tail]:
+        tail += 1
+    middle = ["".join(v[head:len(v) - tail]) for v in versions]
+    segments = []
+    if head:
+        segments.append(Clean("".join(versions[1][:head])))
+    segments.append(Conflict(base=middle[0], ours=middle[1], theirs=middle[2]))
+    if tail:
+        segments.append(Clean("".join(versions[1][len(versions[1]) - tail:])))
+    return MergedText(tuple(segments)), Refusal(
+        "module", "git's line merge is clean but does not compile; the changed part is left as a conflict")
+
+
+def _outside(region: Region, views: dict[str, str]):
+    """Whether some code occurs in our or their view outside the region."""
+    spans = {side: (region.offsets[side], region.offsets[side] + len(region.snippets[side].region))
+             for side in ("ours", "theirs")}
+
+    def elsewhere(code: str) -> bool:
+        for side, (start, end) in spans.items():
+            text = views[side]
+            if code in text[:start] or code in text[end:]:
+                return True
+        return False
+
+    return elsewhere
+
+
+def _merge_region(region: Region, stack_order: bool = True, elsewhere=None) -> Outcome:
     candidate = region.candidate
     ctx = Ctx(snippets=region.snippets, qualname=candidate.qualname, scope=candidate.scope,
-              closure=candidate.closure, stack_order=stack_order)
+              closure=candidate.closure, stack_order=stack_order,
+              elsewhere=elsewhere or (lambda code: False))
     statements = {side: region.snippets[side].statements for side in SIDES}
     try:
         if candidate.kind == "statement":

@@ -32,6 +32,7 @@ class Candidate:
     qualname: str  # the enclosing definition, "module" at top level
     function: ast.AST | None  # the enclosing function, if any
     suffix: str = ""  # a stub body completing a definition's header cut out on its own
+    side: str = "ours"  # the view whose statements (and line numbers) the candidate comes from
 
     def closure(self) -> frozenset[str]:
         return closure_names(self.function) if self.function is not None else frozenset()
@@ -65,9 +66,9 @@ class Frame:
             starts.append(len(text))  # sentinel: the end of the last line
             self.line_starts[side] = starts
 
-    def boundary(self, line: int, at_end: bool) -> Position | None:
-        """The segment position of the start of our line `line`, if it is the same in all views."""
-        spans = self.spans["ours"]
+    def boundary(self, line: int, at_end: bool, side: str = "ours") -> Position | None:
+        """The segment position of the start of `side`'s line `line`, if it is the same in all views."""
+        spans = self.spans[side]
         candidates = []
         for index, (start, end) in enumerate(spans):
             if start <= line < end or (start == end == line):
@@ -161,8 +162,8 @@ def _header(stmt: ast.stmt, lines: list[str], lo: int, hi: int) -> tuple[int, st
     return body_start, line[: first.col_offset] + "pass" + newline
 
 
-def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[Candidate]:
-    """Regions for a conflict at our lines [lo, hi), innermost first."""
+def candidates(module: ast.Module, lines: list[str], lo: int, hi: int, side: str = "ours") -> list[Candidate]:
+    """Regions for a conflict at `side`'s lines [lo, hi), innermost first."""
     found: list[Candidate] = []
     statements, scope, names, function = module.body, "module", [], None
     floor = 0
@@ -182,9 +183,9 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[C
             header = _header(stmt, lines, lo, hi)
             if header is not None:
                 level.append(Candidate("statement", (body.extents[i][1], header[0]), indent,
-                                       scope, qualname, function, suffix=header[1]))
+                                       scope, qualname, function, suffix=header[1], side=side))
             level.append(Candidate("statement", (body.extents[i][1], body.extents[i][2]), indent,
-                                   scope, qualname, function))
+                                   scope, qualname, function, side=side))
             inner = next((b for b in _bodies(stmt) if _within(
                 _Body(b, lines, stmt.lineno).extents[0][0], b[-1].end_lineno, lo, hi)), None)
         # Windows reach one statement beyond the conflict on each side (anchors: they give the
@@ -197,7 +198,8 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[C
             while b + 1 < len(statements) and isinstance(statements[b + 1], (ast.Import, ast.ImportFrom)):
                 b += 1
         a, b = max(a, 0), min(b, len(statements) - 1)
-        level.append(Candidate("body", (body.extents[a][0], body.extents[b][2]), indent, scope, qualname, function))
+        level.append(Candidate("body", (body.extents[a][0], body.extents[b][2]), indent, scope, qualname, function,
+                               side=side))
         found[:0] = level  # deeper levels go first
         if inner is None:
             break
@@ -213,8 +215,8 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int) -> list[C
 
 def materialize(frame: Frame, conflict_index: int, candidate: Candidate) -> Region | None:
     """Cut the candidate out of all three views and parse it; None when it does not fit."""
-    start = frame.boundary(candidate.lines[0], at_end=False)
-    end = frame.boundary(candidate.lines[1], at_end=True)
+    start = frame.boundary(candidate.lines[0], at_end=False, side=candidate.side)
+    end = frame.boundary(candidate.lines[1], at_end=True, side=candidate.side)
     if start is None or end is None or not (start <= (conflict_index, 0) and end >= (conflict_index + 1, 0)):
         return None
     offsets, snippets = {}, {}

@@ -172,12 +172,15 @@ def merge_sequences(
     policy: Policy,
     same: Callable[[Item, Item], bool] | None = None,
     partial: bool = False,
+    elsewhere: Callable[[Item], bool] | None = None,
 ) -> Plan:
     """Merge three versions of a sequence.
 
     Raises `Refused` where a human must decide; with `partial`, records the refused runs in the
     plan instead and merges the rest. `same(a, b)` may declare two different texts the same change
-    (e.g. equal up to formatting); by default only equal texts are.
+    (e.g. equal up to formatting); by default only equal texts are. `elsewhere(item)` says whether
+    an element occurs outside the sequence (a region cut out of a file): one both sides removed
+    here but that survives there was moved by one side and deleted by the other.
     """
     base, ours, theirs = unique_keys(base, ours, theirs)
 
@@ -209,7 +212,7 @@ def merge_sequences(
         previous = stop
 
     _check_unique(merge.plan, ours, theirs)
-    _check_deleted_gone(merge.plan, base, ours, theirs)
+    _check_deleted_gone(merge.plan, base, ours, theirs, elsewhere)
     return merge.plan
 
 
@@ -245,7 +248,9 @@ class _Merge:
         t_texts = [theirs[j].text for j in t_range]
         if o_texts == t_texts:
             if o_texts != b_texts:
-                plan.identical.extend(o_range)
+                plan.identical.extend(j for j in o_range if j not in self.back["ours"])
+                for side in ("ours", "theirs"):
+                    plan.deleted[side].extend(i for i in b_range if i not in self.to[side])
             return [Pick("ours", j) for j in o_range]
         if o_texts == b_texts:  # only theirs touched this stretch
             self._account("theirs", b_range, t_range)
@@ -269,6 +274,17 @@ class _Merge:
 
         o_new = [j for j in o_range if j not in self.back["ours"]]
         t_new = [j for j in t_range if j not in self.back["theirs"]]
+        # Elements both sides removed, with something inserted in their place: one side rewrote
+        # what the other deleted, or both rewrote it differently (identical rewrites returned
+        # above). Either is a conflict in disguise.
+        both_gone = [i for i in deleted["ours"] if i in deleted["theirs"]]
+        if both_gone and (o_new or t_new):
+            writers = [side for side, new in (("ours", o_new), ("theirs", t_new)) if new]
+            what = base[both_gone[0]].name
+            if len(writers) == 2:
+                raise Refused(f"both sides rewrote {what!r}, differently")
+            other = "theirs" if writers[0] == "ours" else "ours"
+            raise Refused(f"{writers[0]} rewrote {what!r}, {other} deleted it")
         if self.policy.ordered:
             # Where order matters, what one side inserted among elements the other deleted has
             # lost its context: which of them it belonged with is for a human to say.
@@ -278,37 +294,50 @@ class _Merge:
                     raise Refused(f"{deleter} deleted {base[gone[0]].name!r} where {inserter} inserted "
                                   f"{(theirs if inserter == 'theirs' else ours)[new[0]].name!r}")
         # An insertion both sides made is made once; one key inserted with two contents is a conflict.
-        t_kept, twin_of, identical = [], {}, []
+        twins: list[tuple[int, int]] = []  # (ours index, theirs index)
         for j in t_new:
             twin = next((k for k in o_new if (ours[k].key is not None and ours[k].key == theirs[j].key)
                          or (ours[k].key is None and theirs[j].key is None and self.equal(ours[k], theirs[j]))),
                         None)
             if twin is None:
-                t_kept.append(j)
-            elif not self.equal(ours[twin], theirs[j]):
+                continue
+            if not self.equal(ours[twin], theirs[j]):
                 raise Refused(f"both sides added {theirs[j].name!r}, differently")
+            twins.append((twin, j))
+        monotone = [o for o, _ in twins] == sorted(o for o, _ in twins)
+        if not monotone:
+            if self.policy.ordered:
+                raise Refused("both sides inserted the same elements in a different order")
+            twins = []  # order is free: ours' insertions (twins included), then theirs' others
+            t_new = [j for j in t_new if not any(self.equal(ours[k], theirs[j]) for k in o_new)]
+        # Between insertions both made, each side's own ones; where both have some, the policy
+        # orders them. Walking the twins in order keeps every side's own order (symmetrically).
+        o_twins, t_twins = {o for o, _ in twins}, {t for _, t in twins}
+        picks: list[Pick] = []
+        o_at = t_at = 0
+        interleaved = False
+        for o_twin, t_twin in [*sorted(twins), (None, None)]:
+            o_stop = o_new.index(o_twin) if o_twin is not None else len(o_new)
+            t_stop = t_new.index(t_twin) if t_twin is not None else len(t_new)
+            o_run = [j for j in o_new[o_at:o_stop] if j not in o_twins]
+            t_run = [j for j in t_new[t_at:t_stop] if j not in t_twins]
+            if o_run and t_run:
+                before = ours[o_range.start - 1] if o_range.start > 0 else None
+                after = ours[o_range.stop] if o_range.stop < len(ours) else None
+                order = self.policy.order([ours[j] for j in o_run], [theirs[j] for j in t_run], before, after)
+                picks += [Pick(side, (o_run if side == "ours" else t_run)[k]) for side, k in order]
+                interleaved = True
             else:
-                identical.append(twin)
-                twin_of[j] = twin
-        if o_new and t_kept:
-            before = ours[o_range.start - 1] if o_range.start > 0 else None
-            after = ours[o_range.stop] if o_range.stop < len(ours) else None
-            order = self.policy.order([ours[j] for j in o_new], [theirs[j] for j in t_kept], before, after)
-            picks = [Pick(side, (o_new if side == "ours" else t_kept)[k]) for side, k in order]
-        else:
-            picks = [Pick("ours", j) for j in o_new] + [Pick("theirs", j) for j in t_kept]
-        if self.policy.ordered:
-            where = {(p.side, p.index): n for n, p in enumerate(picks)}
-            for side, new in (("ours", o_new), ("theirs", t_new)):
-                positions = [where[("ours", twin_of[j])] if j in twin_of else where[(side, j)] for j in new]
-                if positions != sorted(positions):
-                    raise Refused("both sides inserted the same elements in a different order")
+                picks += [Pick("ours", j) for j in o_run] + [Pick("theirs", j) for j in t_run]
+            if o_twin is not None:
+                picks.append(Pick("ours", o_twin))
+                o_at, t_at = o_stop + 1, t_stop + 1
         for side in ("ours", "theirs"):
             plan.deleted[side].extend(deleted[side])
-        plan.inserted["ours"].extend(o_new)
-        plan.inserted["theirs"].extend(t_kept)
-        plan.identical.extend(identical)
-        plan.interleaved = plan.interleaved or bool(o_new and t_kept)
+        plan.inserted["ours"].extend(j for j in o_new if j not in o_twins)
+        plan.inserted["theirs"].extend(j for j in t_new if j not in t_twins)
+        plan.identical.extend(o for o, _ in twins)
+        plan.interleaved = plan.interleaved or interleaved
         return picks
 
     def _account(self, side: str, b_range: range, s_range: range) -> None:
@@ -351,7 +380,7 @@ def _check_moves(base, ours, theirs, to_ours, to_theirs, policy: Policy) -> None
                 raise Refused(f"{mover} reordered elements ({item.name!r}) where {other} inserted some")
 
 
-def _check_deleted_gone(plan: Plan, base, ours, theirs) -> None:
+def _check_deleted_gone(plan: Plan, base, ours, theirs, elsewhere=None) -> None:
     """In the views a merge chain works on, git has already applied each side's clean changes,
     so an element one side moved sits outside the conflict as well as (in the base) inside it.
     An element both sides removed here that survives elsewhere was moved by one side and
@@ -359,7 +388,7 @@ def _check_deleted_gone(plan: Plan, base, ours, theirs) -> None:
     only, it was that side's own move, and the other side kept it here.)"""
     kept = {_identity((ours if p.side == "ours" else theirs)[p.index]) for p in plan.picks}
     for i in set(plan.deleted["ours"]) & set(plan.deleted["theirs"]):
-        if _identity(base[i]) in kept:
+        if _identity(base[i]) in kept or (elsewhere is not None and elsewhere(base[i])):
             raise Refused(f"{base[i].name!r} was moved by one side and deleted by the other")
 
 
