@@ -17,7 +17,7 @@ from stacker.errors import ConfigError
 from stacker.filemerge import FileMerge, FileVersions, merge_file
 from stacker.linemerge import Labels
 from stacker.structural import StructuralLayer, is_python
-from stacker.structural.python import guard_clean
+from stacker.structural.checks import guard_clean
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,18 @@
 """Structural (syntax-aware) merging of Python files: the last generic layer of the merge chain.
 
-`merge_python(base, ours, theirs, path)` merges three texts; `StructuralLayer` runs the same
-merge inside `stacker.filemerge.merge_file`. Modules: `regions` finds where to merge, `snippet`
-parses it, `nodes` descends the node types, `kinds` merges each kind of sequence with
-`sequence` (the three-way merge of elements) and `layout` (writing it back), `effects` decides
-whether inserted statements may be reordered, `python` checks and assembles the result.
+`merge_python(base, ours, theirs, path)` merges three texts; `StructuralLayer` runs the same merge
+inside `stacker.filemerge.merge_file`. One job per module:
+
+- `python`: the driver — find regions, merge each, apply, check, re-merge with git;
+- `regions`: where to merge (the smallest run of statements around a conflict, in all views);
+- `snippet`: a region parsed with libcst, with each node's offsets;
+- `nodes`: the descent through node types (what is identity, what is a sequence);
+- `kinds`: which node fields are which sequence kind; `commas` and `lines` merge the two
+  families of sequences, `docstring` the entries of a docstring;
+- `sequence`: the three-way merge of one sequence of elements; `policies`: how insertions by
+  both sides at one place may be ordered; `effects`: whether inserted statements interfere;
+- `layout`: writing a merged sequence back in the file's own layout;
+- `checks`: compile and pyflakes checks of every result; `describe`/`result`: the account.
 """
 
 from stacker.structural.layer import StructuralLayer, is_python

@@ -10,15 +10,11 @@ a syntax from a newer Python all mean "git's line merge, unchanged".
 
 from __future__ import annotations
 
-import ast
-import warnings
 from dataclasses import dataclass, field
 
-from pyflakes import checker as pyflakes_checker
-from pyflakes import messages as pyflakes_messages
-
-from stacker.linemerge import Clean, Conflict, MergedText, line_merge, remerge, resolve_trivial
+from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
+from stacker.structural.checks import compiles, guard_clean, new_name_problems, parse, region_compiles
 from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
 from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
 from stacker.structural.result import Refusal, StructuralMerge, StructuralResult
@@ -50,7 +46,7 @@ def merge_python(base: str, ours: str, theirs: str, path: str = "<file>", *,
     if merged.is_clean:
         guarded, refusal = guard_clean(merged, base, ours, theirs, path)
         return StructuralResult(guarded, refusals=[refusal] if refusal else [])
-    if any(_parse(text) is None for text in (base, ours, theirs)):
+    if any(parse(text) is None for text in (base, ours, theirs)):
         return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
     result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
     return StructuralResult(result.merged, result.merges, result.refusals)
@@ -79,7 +75,7 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     frame = Frame(merged, named)
     structure = {}
     for side in ("ours", "theirs"):
-        module = _parse(named[side])
+        module = parse(named[side])
         if module is not None:
             structure[side] = (module, named[side].split("\n"), dict(merged.conflict_spans(side)))
     if not structure:
@@ -135,43 +131,15 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     problem = None
     if len(remerged.conflicts) > len(merged.conflicts):
         problem = "the result has more conflicts"
-    elif remerged.is_clean and not _compiles(remerged.view("ours"), path):
+    elif remerged.is_clean and not compiles(remerged.view("ours"), path):
         problem = "the result does not compile"
     else:
-        problem = _new_name_problems(dict(zip(SIDES, originals, strict=True)) if originals else named, named, texts, remerged)
+        problem = new_name_problems(dict(zip(SIDES, originals, strict=True)) if originals else named, named, texts, remerged)
     if problem:
         unchanged.refusals = refusals + [Refusal("module", f"{problem}: left to git")]
         return unchanged
     merges.reverse()  # file order
     return StructuralPass(new_views, remerged, merges, refusals)
-
-
-def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
-                path: str = "<file>") -> tuple[MergedText, Refusal | None]:
-    """git's line merge can be clean and still not compile (both sides added the same keyword
-    argument on different lines). When all three versions compile and the merge does not, the
-    part where the sides differ is turned back into one conflict rather than passed on."""
-    if not merged.is_clean or _compiles(merged.view("ours"), path):
-        return merged, None
-    if not all(_compiles(text, path) for text in (base, ours, theirs)):
-        return merged, None
-    versions = [text.splitlines(keepends=True) for text in (base, ours, theirs)]
-    head = 0
-    while all(head < len(v) for v in versions) and versions[0][head] == versions[1][head] == versions[2][head]:
-        head += 1
-    tail = 0
-    while all(tail < len(v) - head for v in versions) and \
-            versions[0][-1 - tail] == versions[1][-1 - tail] == versions[2][-1 - tail]:
-        tail += 1
-    middle = ["".join(v[head:len(v) - tail]) for v in versions]
-    segments = []
-    if head:
-        segments.append(Clean("".join(versions[1][:head])))
-    segments.append(Conflict(base=middle[0], ours=middle[1], theirs=middle[2]))
-    if tail:
-        segments.append(Clean("".join(versions[1][len(versions[1]) - tail:])))
-    return MergedText(tuple(segments)), Refusal(
-        "module", "git's line merge is clean but does not compile; the changed part is left as a conflict")
 
 
 def _outside(region: Region, views: dict[str, str]):
@@ -230,7 +198,7 @@ def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str,
             return None  # an edit reached into the stub: never
         new_region = new_text[prefix:len(new_text) - len(snippet.suffix)]
         old_region = snippet.region
-        if not _region_compiles(new_region, region) and _region_compiles(old_region, region):
+        if not region_compiles(new_region, region) and region_compiles(old_region, region):
             return None
         start = region.offsets[side]
         text = texts[side]
@@ -238,79 +206,6 @@ def _apply(region: Region, outcome: Outcome, texts: dict[str, str]) -> dict[str,
             return None  # the view moved under us: never guess
         updated[side] = text[:start] + new_region + text[start + len(old_region):]
     return updated
-
-
-def _new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[str, str],
-                       remerged: MergedText) -> str | None:
-    """pyflakes findings the merge introduced: a name used but undefined (an import one side
-    deleted while the other side's new code uses it), defined twice before any use (both sides
-    added the same import in different places), or an import nothing uses any more (one side
-    removed the uses, the other changed the import)."""
-    known: set[tuple[str, str]] = set()
-    for side in ("ours", "theirs"):
-        found = name_problems(sides[side])
-        if found is not None:
-            known |= found
-    if remerged.is_clean:
-        checks = [(remerged.view("ours"), known)]
-    else:
-        checks = [(after[side], name_problems(views[side])) for side in ("ours", "theirs")]
-    for text, allowed in checks:
-        if allowed is None:
-            continue
-        new = sorted((name_problems(text) or set()) - allowed)
-        if new:
-            kind, name = new[0]
-            return f"the merged code would have {kind} name `{name}`"
-    return None
-
-
-def name_problems(text: str) -> set[tuple[str, str]] | None:
-    """(kind, name) for pyflakes' undefined and redefined-while-unused names; None if unparsable."""
-    tree = _parse(text)
-    if tree is None:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        found = pyflakes_checker.Checker(tree, filename="<merge>").messages
-    problems = set()
-    for message in found:
-        if isinstance(message, pyflakes_messages.UndefinedName):
-            problems.add(("an undefined", message.message_args[0]))
-        elif isinstance(message, pyflakes_messages.RedefinedWhileUnused):
-            problems.add(("a twice-defined", message.message_args[0]))
-        elif isinstance(message, pyflakes_messages.UnusedImport):
-            problems.add(("an unused import of the", message.message_args[0]))
-    return problems
-
-
-def _region_compiles(text: str, region: Region) -> bool:
-    """Compile a region the way it runs: inside a function, a class or the module."""
-    text += region.candidate.suffix
-    indent = region.candidate.indent
-    if not indent:
-        return _compiles(text, "<region>")
-    header = {"function": "async def _():\n", "class": "class _:\n"}.get(region.candidate.scope, "if 1:\n")
-    return _compiles(header + text, "<region>")
-
-
-def _parse(text: str) -> ast.Module | None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-
-
-def _compiles(text: str, path: str) -> bool:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            compile(text, path, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
-            return False
-    return True
 
 
 def _lone_carriage_return(text: str) -> bool:
