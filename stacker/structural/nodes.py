@@ -169,8 +169,14 @@ def merge_shape(ctx: Ctx, shape: Shape, b: cst.CSTNode, o: cst.CSTNode, t: cst.C
         if name in shape.independent:
             cb = _field_code(ctx, "base", vb)
             if cb in (co, ct):
-                taken = _take_field(ctx, name, {"ours": o, "theirs": t}, "theirs" if cb == co else "ours")
+                winner = "theirs" if cb == co else "ours"
+                taken = _take_field(ctx, name, {"ours": o, "theirs": t}, winner)
                 if taken is not None:
+                    texts = tuple(str(c) if c != "None" else "" for c in (cb, co, ct))
+                    taken.merges.append(StructuralMerge(
+                        ctx.qualname, "adjacent-changes",
+                        f"{winner} changed {type(o).__name__}.{name}; the other side changed the rest",
+                        texts, texts[1] if winner == "ours" else texts[2]))
                     out.absorb(taken)
                     continue
         out.absorb(refuse(ctx, f"both sides changed {type(o).__name__}.{name}"))
