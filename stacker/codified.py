@@ -54,7 +54,7 @@ class CodifiedLayer:
     name: str = "codified"
 
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
-        candidates = [r for r in self.resolutions if r.path == path and type(r).claim is not Resolution.claim
+        candidates = [r for r in self.resolutions if path in r.paths and type(r).claim is not Resolution.claim
                       and set(r.prs) <= self.bundle_prs | {self.step_pr}]
         if not candidates:
             return None
@@ -78,7 +78,7 @@ class CodifiedLayer:
             assert isinstance(hunk, Conflict)
             qualname = enclosing_qualname(views[1], start + 1, max(start + 1, end)) or ""
             context = ConflictContext(path=path, qualname=qualname, hunk=hunk, views=views,
-                                      step_pr=self.step_pr, bundle_prs=self.bundle_prs)
+                                      step_pr=self.step_pr, bundle_prs=self.bundle_prs, lines=(start, end))
             for resolution in candidates:
                 if not resolution.covers(path, qualname):
                     continue

@@ -70,11 +70,20 @@ def insert_with_comma(items: list, position: int, item):
     space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     if position < len(items):
         ref = items[position - 1] if position > 0 else items[0]
-        comma = ref.comma if isinstance(ref.comma, cst.Comma) else space
+        comma = _layout_only(ref.comma) if isinstance(ref.comma, cst.Comma) else space
         return items[:position] + [item.with_changes(comma=comma)] + items[position:]
     last = items[-1]
-    separator = items[-2].comma if len(items) > 1 and isinstance(items[-2].comma, cst.Comma) else space
+    separator = _layout_only(items[-2].comma) if len(items) > 1 and isinstance(items[-2].comma, cst.Comma) else space
     return items[:-1] + [last.with_changes(comma=separator), item.with_changes(comma=last.comma)]
+
+
+def _layout_only(comma: cst.Comma) -> cst.Comma:
+    """A copy of a separator without the comments it carries (a comment above the next element, or
+    after this one): copying those would duplicate them next to the new element."""
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace):
+        after = after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+    return comma.with_changes(whitespace_after=after)
 
 
 def set_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression, *, after: str | None = None) -> cst.Call:
@@ -122,3 +131,107 @@ def transform_nodes(tree: cst.Module, matcher: m.BaseMatcherNode,
             return updated_node
 
     return tree.visit(_Transformer())
+
+
+def parse_statements(source: str) -> cst.Module | None:
+    """`source` (already dedented) as a module, or None if it does not parse on its own."""
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        return None
+
+
+def callee_name(call: cst.Call) -> str | None:
+    """`f` for `f(...)`, `m.f` for `m.f(...)`; None for anything else."""
+    if isinstance(call.func, cst.Name):
+        return call.func.value
+    if isinstance(call.func, cst.Attribute):
+        return code(call.func)
+    return None
+
+
+def keywords_added(base: cst.Module, side: cst.Module) -> list[tuple[str, list[cst.Arg]]] | None:
+    """The keyword arguments `side` appended to calls of `base`, per callee, when that is all it did.
+
+    None when `side` changed anything else (other code, removed or reordered arguments), so a
+    caller can replay the additions elsewhere knowing nothing else is lost.
+    """
+    base_calls = [n for n in walk(base) if isinstance(n, cst.Call)]
+    side_calls = [n for n in walk(side) if isinstance(n, cst.Call)]
+    if len(base_calls) != len(side_calls):
+        return None
+    added: list[tuple[str, list[cst.Arg]]] = []
+    stripped = side
+    for old, new in zip(base_calls, side_calls, strict=True):
+        old_kw = {a.keyword.value for a in old.args if a.keyword is not None}
+        extra = [a for a in new.args if a.keyword is not None and a.keyword.value not in old_kw]
+        if not extra:
+            continue
+        name = callee_name(new)
+        if name is None:
+            return None
+        added.append((name, extra))
+        reduced = new
+        for arg in extra:
+            reduced = remove_keyword(reduced, arg.keyword.value)
+        stripped = stripped.deep_replace(new, reduced)
+    if not added or not _same_code(stripped, base):
+        return None
+    return added
+
+
+def _same_code(a: cst.Module, b: cst.Module) -> bool:
+    """Equal up to layout (a removed trailing argument may leave its comma behind)."""
+    return cst.parse_module(a.code).deep_equals(cst.parse_module(b.code)) or _tokens(a.code) == _tokens(b.code)
+
+
+def _tokens(source: str) -> list[str]:
+    import io
+    import tokenize
+
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+    out = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in skip]
+    # a trailing comma before a closing bracket is layout
+    return [t for i, t in enumerate(out) if not (t == "," and i + 1 < len(out) and out[i + 1] in ")]}")]
+
+
+def add_keywords(module: cst.Module, callee: str, args: list[cst.Arg]) -> cst.Module | None:
+    """`module` with `args` added to its one call of `callee` (those it already has are skipped).
+
+    None when there is not exactly one such call: where the additions belong is then a decision.
+    """
+    calls = [n for n in walk(module) if isinstance(n, cst.Call) and callee_name(n) == callee]
+    if len(calls) != 1:
+        return None
+    call = calls[0]
+    new = call
+    for arg in args:
+        if keyword(new, arg.keyword.value) is None:
+            new = set_keyword(new, arg.keyword.value, arg.value)
+    return module.deep_replace(call, new)
+
+
+Block = cst.IndentedBlock | cst.Module
+
+
+def statement_position(root: cst.CSTNode, statement: cst.CSTNode) -> tuple[Block, int] | None:
+    """The block whose statement list holds `statement` (by identity), and its index there."""
+    for node in walk(root):
+        if isinstance(node, (cst.IndentedBlock, cst.Module)):
+            for i, item in enumerate(node.body):
+                if item is statement:
+                    return node, i
+    return None
+
+
+def with_block_body(root: cst.CSTNode, block: Block, body: Sequence[cst.BaseStatement]) -> cst.CSTNode:
+    """`root` with `block`'s statement list replaced."""
+    return root.deep_replace(block, block.with_changes(body=list(body)))
+
+
+def statement_code(statement: cst.CSTNode) -> str:
+    """A statement's code without its leading comments/blank lines (for matching by text)."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and \
+            hasattr(statement, "leading_lines"):
+        statement = statement.with_changes(leading_lines=())
+    return code(statement).strip()

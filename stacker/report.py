@@ -187,7 +187,7 @@ def _fixes_section(result: BuildResult) -> list[str]:
         where = f" in step #{st['step']}" if st["step"] else ""
         out.append(f"### {resolution.tag} {resolution.title}")
         out.append("")
-        out.append(f"- **Location:** `{resolution.location}`  ")
+        out.append("- **Location:** " + ", ".join(f"`{where}`" for where in resolution.locations) + "  ")
         out.append(f"- **Resolution** `{resolution.id}`: **{st['status']}**{where} — {st['reason']}")
         out.append("- **What each side did:**")
         for side, did in resolution.sides.items():
