@@ -19,6 +19,7 @@ from stacker.conflicts import UnresolvedConflict, blame_section
 from stacker.equivalent import EquivalentLayer
 from stacker.filemerge import FileMerge, FileVersions, Layer, merge_file
 from stacker.gitrepo import CommitInfo, Repository, Signature, TreeMerge
+from stacker.imports import restore_lost_imports
 from stacker.linemerge import Conflict, Labels
 from stacker.moved import MovedBlockLayer
 from stacker.patches import patch_commit_message
@@ -27,8 +28,10 @@ from stacker.pysource import enclosing_qualname
 from stacker.recorded import RecordedLayer, RecordedStore
 from stacker.resolution import Resolution, SourceTree
 from stacker.verify import Finding, check_file
+from stacker.wrapped import WrappedBlockLayer
 
 STACKER_IDENT = ("stacker", "stacker@localhost")
+RESTORED_IMPORT = "restored-import"  # the record of stacker.imports in a step's transforms
 _REGULAR = {"100644", "100755"}
 
 
@@ -87,7 +90,7 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
                            EquivalentLayer()]
     if ctx.structural is not None:
         layers.append(ctx.structural)
-    layers += [AdjacentEditsLayer(), MovedBlockLayer()]
+    layers += [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer()]
 
     changes: dict[str, tuple[str, str] | None] = {}
     for path, stages in sorted(merge.conflicted.items()):
@@ -117,6 +120,9 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     if edits:
         tree = repo.tree_with(tree, {p: (_mode_of(repo, tree, p), repo.write_blob(t)) for p, t in edits.items()})
         result.tree = tree
+
+    tree = _restore_imports(repo, fork, tip, head, tree, result)
+    result.tree = tree
 
     result.findings = _check(repo, tip, head, tree)
     if result.findings:
@@ -180,6 +186,28 @@ def _tree_conflict(repo: Repository, tip: CommitInfo, step: Step, path: str, sta
     said = [m for m in merge.messages if path in m and m.startswith("CONFLICT")]
     return UnresolvedConflict(path=path, kind=kind, qualname="", lines=(0, 0), hunk=None, pr=step.number,
                               other_side=(), message=said[0] if said else "")
+
+
+def _restore_imports(repo: Repository, fork: CommitInfo, tip: CommitInfo, head: CommitInfo, tree: str,
+                     result: StepResult) -> str:
+    """Put back imports the merge lost while the merged code uses the name (stacker.imports)."""
+    changes: dict[str, tuple[str, str]] = {}
+    for path in repo.changed_paths(tip.tree, tree):
+        text = repo.file_at(tree, path)
+        if text is None or not path.endswith(".py"):
+            continue
+        new_text, restored = restore_lost_imports(path, text, repo.file_at(fork.tree, path),
+                                                  repo.file_at(tip.tree, path), repo.file_at(head.tree, path))
+        if not restored:
+            continue
+        changes[path] = (_mode_of(repo, tree, path), repo.write_blob(new_text))
+        for item in restored:
+            deleted_by = "the PR" if item.kept_by == "ours" else "the bundle side"
+            result.transforms.append(TransformRecord(
+                RESTORED_IMPORT, "applied",
+                f"{path}: restored `{item.statement}`: {deleted_by} removed the unused import of `{item.name}`, "
+                f"the other side's new code uses it", (path,)))
+    return repo.tree_with(tree, changes) if changes else tree
 
 
 def _check(repo: Repository, tip: CommitInfo, head: CommitInfo, tree: str) -> list[Finding]:
