@@ -5,6 +5,11 @@ runs (inside a function, a class or the module), a clean file is compiled whole,
 must find no name the merge left undefined, defined twice or imported for nothing that neither
 side had. git's own line merge can be clean and still not compile; `guard_clean` turns that back
 into a conflict.
+
+With the three original versions at hand, one more invariant holds for any correct three-way
+merge: a definition (function, class, method) that only one side changed comes out exactly as
+that side wrote it. git's line alignment can pair lines of look-alike functions (kernels are
+full of them) and move a change into the wrong one; `misplaced_definitions` catches that.
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
     """git's line merge can be clean and still not compile (both sides added the same keyword
     argument on different lines). When all three versions compile and the merge does not, the
     part where the sides differ is turned back into one conflict rather than passed on."""
-    if not merged.is_clean or compiles(merged.view("ours"), path):
+    if not merged.is_clean or not all(compiles(text, path) for text in (base, ours, theirs)):
         return merged, None
-    if not all(compiles(text, path) for text in (base, ours, theirs)):
-        return merged, None
+    if compiles(merged.view("ours"), path):
+        problem = misplaced_definitions(merged.view("ours"), base, ours, theirs)
+        if problem is None:
+            return merged, None
+        reason = f"git's line merge is clean but {problem}; the changed part is left as a conflict"
+    else:
+        reason = "git's line merge is clean but does not compile; the changed part is left as a conflict"
     versions = [text.splitlines(keepends=True) for text in (base, ours, theirs)]
     head = 0
     while all(head < len(v) for v in versions) and versions[0][head] == versions[1][head] == versions[2][head]:
@@ -44,8 +54,7 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
     segments.append(Conflict(base=middle[0], ours=middle[1], theirs=middle[2]))
     if tail:
         segments.append(Clean("".join(versions[1][len(versions[1]) - tail:])))
-    return MergedText(tuple(segments)), Refusal(
-        "module", "git's line merge is clean but does not compile; the changed part is left as a conflict")
+    return MergedText(tuple(segments)), Refusal("module", reason)
 
 
 def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[str, str],
@@ -90,6 +99,64 @@ def name_problems(text: str) -> set[tuple[str, str]] | None:
         elif isinstance(message, pyflakes_messages.UnusedImport):
             problems.add(("an unused import of the", message.message_args[0]))
     return problems
+
+
+def definition_texts(text: str, skip: set[int] = frozenset()) -> dict[str, str] | None:
+    """Source of every function and class by qualified name; names defined twice, and those
+    covering a 1-based line in `skip`, are left out. None when the text does not parse."""
+    tree = parse(text)
+    if tree is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    found: dict[str, str] = {}
+    repeated: set[str] = set()
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + stmt.name
+                first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+                if name in found or any(first <= line <= stmt.end_lineno for line in skip):
+                    repeated.add(name)
+                found[name] = "".join(lines[first - 1:stmt.end_lineno])
+                walk(stmt.body, name + ".")
+            else:
+                for field in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field, None)
+                    if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                        walk(inner, prefix)
+                for handler in getattr(stmt, "handlers", None) or []:
+                    walk(handler.body, prefix)
+
+    walk(tree.body, "")
+    return {name: source for name, source in found.items() if name not in repeated}
+
+
+def misplaced_definitions(result: str, base: str, ours: str, theirs: str,
+                          unresolved: set[int] = frozenset()) -> str | None:
+    """A definition only one side changed that does not come out as that side wrote it.
+    `unresolved`: lines of `result` still in conflict (definitions there are not judged)."""
+    versions = [definition_texts(text) for text in (base, ours, theirs)]
+    r = definition_texts(result, unresolved)
+    if any(v is None for v in versions) or r is None:
+        return None
+    b, o, t = versions
+    for name in sorted(set(b) | set(o) | set(t)):
+        if unresolved and name not in r and name in (set(o) | set(t)):
+            continue  # in (or around) a conflict left for a human
+        vb, vo, vt = b.get(name), o.get(name), t.get(name)
+        if vo == vt:
+            expected = vo
+        elif vo == vb:
+            expected = vt
+        elif vt == vb:
+            expected = vo
+        else:
+            continue  # both changed it: that is what the merge combined
+        if r.get(name) != expected:
+            side = "ours" if expected == vo else "theirs"
+            return f"`{name}`, which only {side} changed, would come out differently"
+    return None
 
 
 def region_compiles(text: str, region: Region) -> bool:

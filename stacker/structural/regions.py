@@ -179,12 +179,14 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int, side: str
         level: list[Candidate] = []
         stmt = statements[i]
         inner = None
-        if i == j and _within(body.extents[i][1], body.extents[i][2], lo, hi):
+        # A statement region starts at the comments and blank lines above the statement: they
+        # are its own in libcst, and a conflict that reaches into them is still in it.
+        if i == j and _within(body.extents[i][0], body.extents[i][2], lo, hi):
             header = _header(stmt, lines, lo, hi)
             if header is not None:
-                level.append(Candidate("statement", (body.extents[i][1], header[0]), indent,
+                level.append(Candidate("statement", (body.extents[i][0], header[0]), indent,
                                        scope, qualname, function, suffix=header[1], side=side))
-            level.append(Candidate("statement", (body.extents[i][1], body.extents[i][2]), indent,
+            level.append(Candidate("statement", (body.extents[i][0], body.extents[i][2]), indent,
                                    scope, qualname, function, side=side))
             inner = next((b for b in _bodies(stmt) if _within(
                 _Body(b, lines, stmt.lineno).extents[0][0], b[-1].end_lineno, lo, hi)), None)
@@ -232,3 +234,39 @@ def materialize(frame: Frame, conflict_index: int, candidate: Candidate) -> Regi
     if not all(covers(snippet) for snippet in snippets.values()):
         return None
     return Region(candidate, start, end, offsets, snippets)
+
+
+def definitions(text: str) -> frozenset[str]:
+    """Qualified names of the functions and classes in `text` (empty when it does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    names: set[str] = set()
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{stmt.name}"
+                names.add(name)
+                walk(stmt.body, name + ".")
+            else:
+                for inner in _bodies(stmt):
+                    walk(inner, prefix)
+
+    walk(tree.body, "")
+    return frozenset(names)
+
+
+def region_definitions(region: Region) -> list[str]:
+    """The definitions a region sits in or, for a definition merged whole, is: they must be the
+    same definitions in the real base, ours and theirs."""
+    names = [] if region.candidate.qualname == "module" else [region.candidate.qualname]
+    prefix = "" if region.candidate.qualname == "module" else region.candidate.qualname + "."
+    if region.candidate.kind == "statement":
+        for side in SIDES:
+            statement = region.snippets[side].statements[0]
+            name = getattr(getattr(statement, "name", None), "value", None)
+            if name and prefix + name not in names:
+                names.append(prefix + name)
+    return names
