@@ -159,6 +159,31 @@ def misplaced_definitions(result: str, base: str, ours: str, theirs: str,
     return None
 
 
+def split_imports(result: str, base: str, ours: str, theirs: str) -> str | None:
+    """Both sides import new names from one module and the result has several `from` statements
+    for it: one side added a statement for what the other added to the existing one. The code
+    is equivalent, but which statement to keep is a human's style decision."""
+    tables = []
+    for text in (result, base, ours, theirs):
+        tree = parse(text)
+        if tree is None:
+            return None
+        names: dict[str, set[str]] = {}
+        statements: dict[str, int] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names.setdefault(module, set()).update(a.asname or a.name for a in node.names)
+                statements[module] = statements.get(module, 0) + 1
+        tables.append((names, statements))
+    (_, merged), (b, _), (o, _), (t, _) = tables
+    for module, count in sorted(merged.items()):
+        before = b.get(module, set())
+        if count > 1 and o.get(module, set()) - before and t.get(module, set()) - before:
+            return f"both sides import new names from `{module}`, and the result splits them over {count} statements"
+    return None
+
+
 def region_compiles(text: str, region: Region) -> bool:
     """Compile a region the way it runs: inside a function, a class or the module."""
     text += region.candidate.suffix

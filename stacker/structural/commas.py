@@ -68,7 +68,11 @@ def merge_commas(
     # Elements known only by position (positional arguments, list and tuple items) that the two
     # sides changed in different places: such a sequence is a record (a version tuple, a shape),
     # and two fields changed at once is a decision, not a merge.
-    only = {side: {i for i in plan.changed[side] if items["base"][i].key is None} for side in ("ours", "theirs")}
+    only = {}
+    for side in ("ours", "theirs"):
+        inserted = {items[side][j].text for j in plan.inserted[side]}
+        moved = {i for i in plan.deleted[side] if items["base"][i].text in inserted}
+        only[side] = {i for i in [*plan.changed[side], *moved] if items["base"][i].key is None}
     if only["ours"] - only["theirs"] and only["theirs"] - only["ours"]:
         return refuse(ctx, f"{what}: both sides changed elements known only by position")
     if all(stretch.anchor for stretch in plan.stretches):

@@ -21,6 +21,7 @@ from stacker.structural.checks import (
     new_name_problems,
     parse,
     region_compiles,
+    split_imports,
 )
 from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
 from stacker.structural.regions import SIDES, Frame, Region, candidates, definitions, materialize, region_definitions
@@ -155,6 +156,9 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     elif originals is not None:
         unresolved = {line + 1 for _, (start, end) in remerged.conflict_spans("ours") for line in range(start, end + 1)}
         problem = misplaced_definitions(remerged.view("ours"), *originals, unresolved=unresolved)
+    if problem is None and remerged.is_clean:
+        sides = originals if originals is not None else views
+        problem = split_imports(remerged.view("ours"), *sides)
     if problem is None:
         problem = new_name_problems(dict(zip(SIDES, originals, strict=True)) if originals else named, named, texts, remerged)
     if problem:

@@ -414,3 +414,12 @@ def test_clean_line_merge_that_misplaces_a_definition_is_turned_into_a_conflict(
     result = merge_python(base, ours, theirs, "m.py")
     assert not result.is_clean
     assert any("git's line merge is clean but" in r.reason for r in result.refusals)
+
+
+def test_a_second_import_statement_for_one_module_is_left_to_a_human():
+    # Ours adds a name to the existing typing import, theirs adds its own typing import next to
+    # it: both bind the right names, but which statement to keep is a style decision.
+    base = "from typing import Any\nimport os\n\nx = os\n"
+    ours = "from typing import Any, Dict\nimport os\n\nx = os\ny: Dict = {}\n"
+    theirs = "from typing import Any\nfrom typing import TYPE_CHECKING\nimport os\n\nx = os\nif TYPE_CHECKING:\n    pass\n"
+    assert_conflict(merged(base, ours, theirs), "splits them over 2 statements")
