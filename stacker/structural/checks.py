@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import ast
 import warnings
+from functools import lru_cache
 
 from pyflakes import checker as pyflakes_checker
 from pyflakes import messages as pyflakes_messages
 
 from stacker.linemerge import Clean, Conflict, MergedText
-from stacker.structural.regions import Region
+from stacker.structural.regions import Region, bodies
 from stacker.structural.result import Refusal
 
 
@@ -160,9 +161,10 @@ def misplaced_definitions(result: str, base: str, ours: str, theirs: str,
 
 
 def split_imports(result: str, base: str, ours: str, theirs: str) -> str | None:
-    """Both sides import new names from one module and the result has several `from` statements
-    for it: one side added a statement for what the other added to the existing one. The code
-    is equivalent, but which statement to keep is a human's style decision."""
+    """Both sides import new names from one module, one by adding them to an existing `from`
+    statement and the other with a statement of its own: the merge keeps both statements. The
+    code is equivalent, but which style the file follows is a human's decision (usually the
+    existing one)."""
     tables = []
     for text in (result, base, ours, theirs):
         tree = parse(text)
@@ -176,11 +178,17 @@ def split_imports(result: str, base: str, ours: str, theirs: str) -> str | None:
                 names.setdefault(module, set()).update(a.asname or a.name for a in node.names)
                 statements[module] = statements.get(module, 0) + 1
         tables.append((names, statements))
-    (_, merged), (b, _), (o, _), (t, _) = tables
+    (_, merged), (b_names, b_count), (o_names, o_count), (t_names, t_count) = tables
     for module, count in sorted(merged.items()):
-        before = b.get(module, set())
-        if count > 1 and o.get(module, set()) - before and t.get(module, set()) - before:
-            return f"both sides import new names from `{module}`, and the result splits them over {count} statements"
+        before, had = b_names.get(module, set()), b_count.get(module, 0)
+        if not had or count <= had:
+            continue
+        if not (o_names.get(module, set()) - before and t_names.get(module, set()) - before):
+            continue
+        styles = {o_count.get(module, 0) > had, t_count.get(module, 0) > had}
+        if styles == {True, False}:
+            return (f"one side added names to the import from `{module}`, the other a statement of its own; "
+                    "which style to keep is a human's choice")
     return None
 
 
@@ -194,7 +202,9 @@ def region_compiles(text: str, region: Region) -> bool:
     return compiles(header + text, "<region>")
 
 
+@lru_cache(maxsize=16)
 def parse(text: str) -> ast.Module | None:
+    """The ast of `text` (cached: the same versions are checked several times; callers only read)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -203,6 +213,7 @@ def parse(text: str) -> ast.Module | None:
             return None
 
 
+@lru_cache(maxsize=16)
 def compiles(text: str, path: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -211,3 +222,38 @@ def compiles(text: str, path: str) -> bool:
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
             return False
     return True
+
+
+def definitions(text: str) -> frozenset[str]:
+    """Qualified names of the functions and classes in `text` (empty when it does not parse)."""
+    tree = parse(text)
+    if tree is None:
+        return frozenset()
+    names: set[str] = set()
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{stmt.name}"
+                names.add(name)
+                walk(stmt.body, name + ".")
+            else:
+                for inner in bodies(stmt):
+                    walk(inner, prefix)
+
+    walk(tree.body, "")
+    return frozenset(names)
+
+
+def region_definitions(region: Region) -> list[str]:
+    """The definitions a region sits in or, for a definition merged whole, is: they must be the
+    same definitions in the real base, ours and theirs."""
+    names = [] if region.candidate.qualname == "module" else [region.candidate.qualname]
+    prefix = "" if region.candidate.qualname == "module" else region.candidate.qualname + "."
+    if region.candidate.kind == "statement":
+        for side in ("base", "ours", "theirs"):
+            statement = region.snippets[side].statements[0]
+            name = getattr(getattr(statement, "name", None), "value", None)
+            if name and prefix + name not in names:
+                names.append(prefix + name)
+    return names

@@ -16,15 +16,17 @@ from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
 from stacker.structural.checks import (
     compiles,
+    definitions,
     guard_clean,
     misplaced_definitions,
     new_name_problems,
     parse,
     region_compiles,
+    region_definitions,
     split_imports,
 )
 from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
-from stacker.structural.regions import SIDES, Frame, Region, candidates, definitions, materialize, region_definitions
+from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
 from stacker.structural.result import Refusal, StructuralMerge, StructuralResult
 
 

@@ -101,7 +101,7 @@ def _first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
 
 
-def _bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+def bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
     for name in ("body", "orelse", "finalbody"):
         body = getattr(stmt, name, None)
         if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
@@ -188,7 +188,7 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int, side: str
                                        scope, qualname, function, suffix=header[1], side=side))
             level.append(Candidate("statement", (body.extents[i][0], body.extents[i][2]), indent,
                                    scope, qualname, function, side=side))
-            inner = next((b for b in _bodies(stmt) if _within(
+            inner = next((b for b in bodies(stmt) if _within(
                 _Body(b, lines, stmt.lineno).extents[0][0], b[-1].end_lineno, lo, hi)), None)
         # Windows reach one statement beyond the conflict on each side (anchors: they give the
         # merge its context), and over the whole run of imports the conflict touches, so that an
@@ -235,38 +235,3 @@ def materialize(frame: Frame, conflict_index: int, candidate: Candidate) -> Regi
         return None
     return Region(candidate, start, end, offsets, snippets)
 
-
-def definitions(text: str) -> frozenset[str]:
-    """Qualified names of the functions and classes in `text` (empty when it does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return frozenset()
-    names: set[str] = set()
-
-    def walk(body: list[ast.stmt], prefix: str) -> None:
-        for stmt in body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                name = f"{prefix}{stmt.name}"
-                names.add(name)
-                walk(stmt.body, name + ".")
-            else:
-                for inner in _bodies(stmt):
-                    walk(inner, prefix)
-
-    walk(tree.body, "")
-    return frozenset(names)
-
-
-def region_definitions(region: Region) -> list[str]:
-    """The definitions a region sits in or, for a definition merged whole, is: they must be the
-    same definitions in the real base, ours and theirs."""
-    names = [] if region.candidate.qualname == "module" else [region.candidate.qualname]
-    prefix = "" if region.candidate.qualname == "module" else region.candidate.qualname + "."
-    if region.candidate.kind == "statement":
-        for side in SIDES:
-            statement = region.snippets[side].statements[0]
-            name = getattr(getattr(statement, "name", None), "value", None)
-            if name and prefix + name not in names:
-                names.append(prefix + name)
-    return names

@@ -422,4 +422,4 @@ def test_a_second_import_statement_for_one_module_is_left_to_a_human():
     base = "from typing import Any\nimport os\n\nx = os\n"
     ours = "from typing import Any, Dict\nimport os\n\nx = os\ny: Dict = {}\n"
     theirs = "from typing import Any\nfrom typing import TYPE_CHECKING\nimport os\n\nx = os\nif TYPE_CHECKING:\n    pass\n"
-    assert_conflict(merged(base, ours, theirs), "splits them over 2 statements")
+    assert_conflict(merged(base, ours, theirs), "which style to keep")
