@@ -176,6 +176,9 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                 if human is None:
                     score.skipped["file: not in the merge commit (deleted or moved)"] += 1
                     continue
+                if _dump(human) is None:  # Python 2, or a broken merge: nothing to compare with
+                    score.skipped["file: the merge commit's version does not parse (Python 3.11)"] += 1
+                    continue
                 base, ours, theirs = texts
                 start = time.perf_counter()
                 merged = merge_versions(base, ours, theirs, path, stack_order=not strict).merge  # as the driver

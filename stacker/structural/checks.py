@@ -5,18 +5,24 @@ runs (inside a function, a class or the module), a clean file is compiled whole,
 must find no name the merge left undefined, defined twice or imported for nothing that neither
 side had. git's own line merge can be clean and still not compile; `guard_clean` turns that back
 into a conflict.
+
+With the three original versions at hand, one more invariant holds for any correct three-way
+merge: a definition (function, class, method) that only one side changed comes out exactly as
+that side wrote it. git's line alignment can pair lines of look-alike functions (kernels are
+full of them) and move a change into the wrong one; `misplaced_definitions` catches that.
 """
 
 from __future__ import annotations
 
 import ast
 import warnings
+from functools import lru_cache
 
 from pyflakes import checker as pyflakes_checker
 from pyflakes import messages as pyflakes_messages
 
 from stacker.linemerge import Clean, Conflict, MergedText
-from stacker.structural.regions import Region
+from stacker.structural.regions import Region, bodies
 from stacker.structural.result import Refusal
 
 
@@ -25,10 +31,15 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
     """git's line merge can be clean and still not compile (both sides added the same keyword
     argument on different lines). When all three versions compile and the merge does not, the
     part where the sides differ is turned back into one conflict rather than passed on."""
-    if not merged.is_clean or compiles(merged.view("ours"), path):
+    if not merged.is_clean or not all(compiles(text, path) for text in (base, ours, theirs)):
         return merged, None
-    if not all(compiles(text, path) for text in (base, ours, theirs)):
-        return merged, None
+    if compiles(merged.view("ours"), path):
+        problem = misplaced_definitions(merged.view("ours"), base, ours, theirs)
+        if problem is None:
+            return merged, None
+        reason = f"git's line merge is clean but {problem}; the changed part is left as a conflict"
+    else:
+        reason = "git's line merge is clean but does not compile; the changed part is left as a conflict"
     versions = [text.splitlines(keepends=True) for text in (base, ours, theirs)]
     head = 0
     while all(head < len(v) for v in versions) and versions[0][head] == versions[1][head] == versions[2][head]:
@@ -44,8 +55,7 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
     segments.append(Conflict(base=middle[0], ours=middle[1], theirs=middle[2]))
     if tail:
         segments.append(Clean("".join(versions[1][len(versions[1]) - tail:])))
-    return MergedText(tuple(segments)), Refusal(
-        "module", "git's line merge is clean but does not compile; the changed part is left as a conflict")
+    return MergedText(tuple(segments)), Refusal("module", reason)
 
 
 def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[str, str],
@@ -92,6 +102,96 @@ def name_problems(text: str) -> set[tuple[str, str]] | None:
     return problems
 
 
+def definition_texts(text: str, skip: set[int] = frozenset()) -> dict[str, str] | None:
+    """Source of every function and class by qualified name; names defined twice, and those
+    covering a 1-based line in `skip`, are left out. None when the text does not parse."""
+    tree = parse(text)
+    if tree is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    found: dict[str, str] = {}
+    repeated: set[str] = set()
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = prefix + stmt.name
+                first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+                if name in found or any(first <= line <= stmt.end_lineno for line in skip):
+                    repeated.add(name)
+                found[name] = "".join(lines[first - 1:stmt.end_lineno])
+                walk(stmt.body, name + ".")
+            else:
+                for field in ("body", "orelse", "finalbody"):
+                    inner = getattr(stmt, field, None)
+                    if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                        walk(inner, prefix)
+                for handler in getattr(stmt, "handlers", None) or []:
+                    walk(handler.body, prefix)
+
+    walk(tree.body, "")
+    return {name: source for name, source in found.items() if name not in repeated}
+
+
+def misplaced_definitions(result: str, base: str, ours: str, theirs: str,
+                          unresolved: set[int] = frozenset()) -> str | None:
+    """A definition only one side changed that does not come out as that side wrote it.
+    `unresolved`: lines of `result` still in conflict (definitions there are not judged)."""
+    versions = [definition_texts(text) for text in (base, ours, theirs)]
+    r = definition_texts(result, unresolved)
+    if any(v is None for v in versions) or r is None:
+        return None
+    b, o, t = versions
+    for name in sorted(set(b) | set(o) | set(t)):
+        if unresolved and name not in r and name in (set(o) | set(t)):
+            continue  # in (or around) a conflict left for a human
+        vb, vo, vt = b.get(name), o.get(name), t.get(name)
+        if vo == vt:
+            expected = vo
+        elif vo == vb:
+            expected = vt
+        elif vt == vb:
+            expected = vo
+        else:
+            continue  # both changed it: that is what the merge combined
+        if r.get(name) != expected:
+            side = "ours" if expected == vo else "theirs"
+            return f"`{name}`, which only {side} changed, would come out differently"
+    return None
+
+
+def split_imports(result: str, base: str, ours: str, theirs: str) -> str | None:
+    """Both sides import new names from one module, one by adding them to an existing `from`
+    statement and the other with a statement of its own: the merge keeps both statements. The
+    code is equivalent, but which style the file follows is a human's decision (usually the
+    existing one)."""
+    tables = []
+    for text in (result, base, ours, theirs):
+        tree = parse(text)
+        if tree is None:
+            return None
+        names: dict[str, set[str]] = {}
+        statements: dict[str, int] = {}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                names.setdefault(module, set()).update(a.asname or a.name for a in node.names)
+                statements[module] = statements.get(module, 0) + 1
+        tables.append((names, statements))
+    (_, merged), (b_names, b_count), (o_names, o_count), (t_names, t_count) = tables
+    for module, count in sorted(merged.items()):
+        before, had = b_names.get(module, set()), b_count.get(module, 0)
+        if not had or count <= had:
+            continue
+        if not (o_names.get(module, set()) - before and t_names.get(module, set()) - before):
+            continue
+        styles = {o_count.get(module, 0) > had, t_count.get(module, 0) > had}
+        if styles == {True, False}:
+            return (f"one side added names to the import from `{module}`, the other a statement of its own; "
+                    "which style to keep is a human's choice")
+    return None
+
+
 def region_compiles(text: str, region: Region) -> bool:
     """Compile a region the way it runs: inside a function, a class or the module."""
     text += region.candidate.suffix
@@ -102,7 +202,9 @@ def region_compiles(text: str, region: Region) -> bool:
     return compiles(header + text, "<region>")
 
 
+@lru_cache(maxsize=16)
 def parse(text: str) -> ast.Module | None:
+    """The ast of `text` (cached: the same versions are checked several times; callers only read)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -111,6 +213,7 @@ def parse(text: str) -> ast.Module | None:
             return None
 
 
+@lru_cache(maxsize=16)
 def compiles(text: str, path: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -119,3 +222,38 @@ def compiles(text: str, path: str) -> bool:
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
             return False
     return True
+
+
+def definitions(text: str) -> frozenset[str]:
+    """Qualified names of the functions and classes in `text` (empty when it does not parse)."""
+    tree = parse(text)
+    if tree is None:
+        return frozenset()
+    names: set[str] = set()
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{stmt.name}"
+                names.add(name)
+                walk(stmt.body, name + ".")
+            else:
+                for inner in bodies(stmt):
+                    walk(inner, prefix)
+
+    walk(tree.body, "")
+    return frozenset(names)
+
+
+def region_definitions(region: Region) -> list[str]:
+    """The definitions a region sits in or, for a definition merged whole, is: they must be the
+    same definitions in the real base, ours and theirs."""
+    names = [] if region.candidate.qualname == "module" else [region.candidate.qualname]
+    prefix = "" if region.candidate.qualname == "module" else region.candidate.qualname + "."
+    if region.candidate.kind == "statement":
+        for side in ("base", "ours", "theirs"):
+            statement = region.snippets[side].statements[0]
+            name = getattr(getattr(statement, "name", None), "value", None)
+            if name and prefix + name not in names:
+                names.append(prefix + name)
+    return names

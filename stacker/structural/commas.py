@@ -65,6 +65,16 @@ def merge_commas(
     reason = check(plan, items) if check else None
     if reason:
         return refuse(ctx, f"{what}: {reason}")
+    # Elements known only by position (positional arguments, list and tuple items) that the two
+    # sides changed in different places: such a sequence is a record (a version tuple, a shape),
+    # and two fields changed at once is a decision, not a merge.
+    only = {}
+    for side in ("ours", "theirs"):
+        inserted = {items[side][j].text for j in plan.inserted[side]}
+        moved = {i for i in plan.deleted[side] if items["base"][i].text in inserted}
+        only[side] = {i for i in [*plan.changed[side], *moved] if items["base"][i].key is None}
+    if only["ours"] - only["theirs"] and only["theirs"] - only["ours"]:
+        return refuse(ctx, f"{what}: both sides changed elements known only by position")
     if all(stretch.anchor for stretch in plan.stretches):
         return _merge_in_place(ctx, kind, what, lists, spans, items, plan)
     layouts = {side: read_layout(ctx.text(side), spans[side]) for side in SIDES}

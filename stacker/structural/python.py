@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 
 from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
-from stacker.structural.checks import compiles, guard_clean, new_name_problems, parse, region_compiles
+from stacker.structural.checks import (
+    compiles,
+    definitions,
+    guard_clean,
+    misplaced_definitions,
+    new_name_problems,
+    parse,
+    region_compiles,
+    region_definitions,
+    split_imports,
+)
 from stacker.structural.nodes import Ctx, Outcome, apply_edits, merge_node
 from stacker.structural.regions import SIDES, Frame, Region, candidates, materialize
 from stacker.structural.result import Refusal, StructuralMerge, StructuralResult
@@ -57,8 +67,11 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     """Resolve what it safely can of `merged`'s conflicts; the rest stays as it was.
 
     `originals`, the three versions the merge started from, when the caller has them, make the
-    final check stricter: a clean result is compared with them rather than with the views (in
-    which git's clean merge may already have combined the sides into something neither wrote).
+    checks stricter: a region is merged only inside definitions that exist in all three (git's
+    line alignment can pair one function's lines with a look-alike's, and the views then show
+    a function the base never had), and a clean result is compared with them rather than with
+    the views (in which git's clean merge may already have combined the sides into something
+    neither wrote).
     """
     views = merged.views()
     unchanged = StructuralPass(views, merged)
@@ -106,6 +119,15 @@ def structural_pass(merged: MergedText, path: str = "<file>",
             refusals.append(Refusal("module", f"conflict at line {line}: no enclosing statement "
                                               "parses in all three versions"))
 
+    if originals is not None:
+        known = [definitions(text) for text in originals]
+        for region in list(regions):
+            missing = [name for name in region_definitions(region) if not all(name in k for k in known)]
+            if missing:
+                regions.remove(region)
+                refusals.append(Refusal(region.candidate.qualname, f"`{missing[0]}` is not in all three versions: "
+                                        "git paired look-alike lines; left to git"))
+
     texts = {"ours": named["ours"], "theirs": named["theirs"]}
     merges: list[StructuralMerge] = []
     for region in sorted(regions, key=lambda r: r.start, reverse=True):  # later offsets first
@@ -133,7 +155,13 @@ def structural_pass(merged: MergedText, path: str = "<file>",
         problem = "the result has more conflicts"
     elif remerged.is_clean and not compiles(remerged.view("ours"), path):
         problem = "the result does not compile"
-    else:
+    elif originals is not None:
+        unresolved = {line + 1 for _, (start, end) in remerged.conflict_spans("ours") for line in range(start, end + 1)}
+        problem = misplaced_definitions(remerged.view("ours"), *originals, unresolved=unresolved)
+    if problem is None and remerged.is_clean:
+        sides = originals if originals is not None else views
+        problem = split_imports(remerged.view("ours"), *sides)
+    if problem is None:
         problem = new_name_problems(dict(zip(SIDES, originals, strict=True)) if originals else named, named, texts, remerged)
     if problem:
         unchanged.refusals = refusals + [Refusal("module", f"{problem}: left to git")]

@@ -101,7 +101,7 @@ def _first_line(stmt: ast.stmt) -> int:
     return min([stmt.lineno, *(d.lineno for d in decorators)]) - 1
 
 
-def _bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
+def bodies(stmt: ast.stmt) -> Iterator[list[ast.stmt]]:
     for name in ("body", "orelse", "finalbody"):
         body = getattr(stmt, name, None)
         if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
@@ -179,14 +179,16 @@ def candidates(module: ast.Module, lines: list[str], lo: int, hi: int, side: str
         level: list[Candidate] = []
         stmt = statements[i]
         inner = None
-        if i == j and _within(body.extents[i][1], body.extents[i][2], lo, hi):
+        # A statement region starts at the comments and blank lines above the statement: they
+        # are its own in libcst, and a conflict that reaches into them is still in it.
+        if i == j and _within(body.extents[i][0], body.extents[i][2], lo, hi):
             header = _header(stmt, lines, lo, hi)
             if header is not None:
-                level.append(Candidate("statement", (body.extents[i][1], header[0]), indent,
+                level.append(Candidate("statement", (body.extents[i][0], header[0]), indent,
                                        scope, qualname, function, suffix=header[1], side=side))
-            level.append(Candidate("statement", (body.extents[i][1], body.extents[i][2]), indent,
+            level.append(Candidate("statement", (body.extents[i][0], body.extents[i][2]), indent,
                                    scope, qualname, function, side=side))
-            inner = next((b for b in _bodies(stmt) if _within(
+            inner = next((b for b in bodies(stmt) if _within(
                 _Body(b, lines, stmt.lineno).extents[0][0], b[-1].end_lineno, lo, hi)), None)
         # Windows reach one statement beyond the conflict on each side (anchors: they give the
         # merge its context), and over the whole run of imports the conflict touches, so that an
@@ -232,3 +234,4 @@ def materialize(frame: Frame, conflict_index: int, candidate: Candidate) -> Regi
     if not all(covers(snippet) for snippet in snippets.values()):
         return None
     return Region(candidate, start, end, offsets, snippets)
+

@@ -188,6 +188,7 @@ def merge_sequences(
         return a.text == b.text or (same is not None and same(a, b))
 
     to_ours, to_theirs = align(base, ours), align(base, theirs)
+    _check_ambiguous(base, ours, theirs, to_ours, to_theirs)
     _check_moves(base, ours, theirs, to_ours, to_theirs, policy)
     anchors = [i for i in range(len(base)) if i in to_ours and i in to_theirs]
     merge = _Merge(base, ours, theirs, policy, equal, to_ours, to_theirs)
@@ -274,17 +275,22 @@ class _Merge:
 
         o_new = [j for j in o_range if j not in self.back["ours"]]
         t_new = [j for j in t_range if j not in self.back["theirs"]]
-        # Elements both sides removed, with something inserted in their place: one side rewrote
-        # what the other deleted, or both rewrote it differently (identical rewrites returned
-        # above). Either is a conflict in disguise.
+        # Elements both sides removed, with something like them inserted in their place: one
+        # side rewrote what the other deleted, or both rewrote it differently (identical
+        # rewrites returned above). Either is a conflict in disguise. (An insertion unlike
+        # anything removed is just an insertion beside an agreed deletion.)
         both_gone = [i for i in deleted["ours"] if i in deleted["theirs"]]
-        if both_gone and (o_new or t_new):
-            writers = [side for side, new in (("ours", o_new), ("theirs", t_new)) if new]
-            what = base[both_gone[0]].name
+        rewrites = {side: [j for j in new if any(_rewrite_of(items[j], base[i]) for i in both_gone)]
+                    for side, new, items in (("ours", o_new, ours), ("theirs", t_new, theirs))}
+        writers = [side for side in ("ours", "theirs") if rewrites[side]]
+        if writers:
+            side = writers[0]
+            what = next(base[i].name for i in both_gone
+                        if any(_rewrite_of((ours if side == "ours" else theirs)[j], base[i]) for j in rewrites[side]))
             if len(writers) == 2:
                 raise Refused(f"both sides rewrote {what!r}, differently")
-            other = "theirs" if writers[0] == "ours" else "ours"
-            raise Refused(f"{writers[0]} rewrote {what!r}, {other} deleted it")
+            other = "theirs" if side == "ours" else "ours"
+            raise Refused(f"{side} rewrote {what!r}, {other} deleted it")
         if self.policy.ordered:
             # Where order matters, what one side inserted among elements the other deleted has
             # lost its context: which of them it belonged with is for a human to say.
@@ -349,6 +355,26 @@ class _Merge:
                 self.plan.changed[side].append(self.back[side][j])
             else:
                 self.plan.inserted[side].append(j)
+
+
+def _check_ambiguous(base, ours, theirs, to_ours, to_theirs) -> None:
+    """Which of several identical elements a side changed or removed is a guess; guesses about
+    different copies on the two sides would merge the two edits as if they were unrelated."""
+    counts: dict[tuple, int] = {}
+    for item in base:
+        counts[_identity(item)] = counts.get(_identity(item), 0) + 1
+    for side, items, mapping in (("ours", ours, to_ours), ("theirs", theirs, to_theirs)):
+        for i, item in enumerate(base):
+            if counts[_identity(item)] > 1 and (i not in mapping or items[mapping[i]].text != item.text):
+                raise Refused(f"{side} changed one of several identical {item.name!r}: which one is a guess")
+
+
+def _rewrite_of(new: Item, old: Item) -> bool:
+    """Whether `new` looks like an edited `old` (same key, or mostly the same text)."""
+    if new.key is not None and new.key == old.key:
+        return True
+    a, b = new.core or new.text, old.core or old.text
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.6
 
 
 def _identity(item: Item) -> tuple:

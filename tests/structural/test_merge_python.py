@@ -377,3 +377,49 @@ def test_line_endings_are_kept(newline):
     result = merge_python(base, ours, theirs, "k.py")
     assert result.is_clean
     assert result.text == launch("            smem=1,\n            cluster=2,\n").replace("\n", newline)
+
+
+def test_version_tuple_fields_changed_on_both_sides_stay_a_conflict():
+    base = "version_info = (7, 1, 0, 'beta', 0)\n"
+    ours = "version_info = (7, 2, 0, 'beta', 0)\n"
+    theirs = "version_info = (7, 1, 0, 'final', 0)\n"
+    assert_conflict(merged(base, ours, theirs), "known only by position")
+
+
+LOOKALIKE = "\n\ndef {name}(q):\n    return launch(\n        q,\n{kwargs}    )\n"
+
+
+def lookalike(*functions: tuple[str, str]) -> str:
+    return "import os\n" + "".join(LOOKALIKE.format(name=n, kwargs=k) for n, k in functions)
+
+
+def test_git_pairing_look_alike_functions_is_caught():
+    # Theirs deletes f0 and adds t_new after f1; ours adds a keyword to f1. git aligns the
+    # deletion with f0's header only, so the conflict shows ours' keyword inside t_new: merged
+    # there, it would land in the wrong function. The definitions check refuses.
+    two = "        k0=0,\n        k1=0,\n"
+    base = lookalike(("f0", two), ("f1", two))
+    ours = lookalike(("f0", two), ("f1", two + "        o_f1=1,\n"))
+    theirs = lookalike(("f1", two), ("t_new", "        x=1,\n"))
+    result = merge_python(base, ours, theirs, "kernels.py")
+    assert not result.is_clean
+    assert any("git paired look-alike lines" in r.reason for r in result.refusals)
+
+
+def test_clean_line_merge_that_misplaces_a_definition_is_turned_into_a_conflict():
+    # Both add the same function in different places: git's merge is clean and defines it twice.
+    base = "import os\n"
+    ours = "\n\ndef alpha():\n    pass\nimport os\n"
+    theirs = "import os\n\n\ndef alpha():\n    pass\n"
+    result = merge_python(base, ours, theirs, "m.py")
+    assert not result.is_clean
+    assert any("git's line merge is clean but" in r.reason for r in result.refusals)
+
+
+def test_a_second_import_statement_for_one_module_is_left_to_a_human():
+    # Ours adds a name to the existing typing import, theirs adds its own typing import next to
+    # it: both bind the right names, but which statement to keep is a style decision.
+    base = "from typing import Any\nimport os\n\nx = os\n"
+    ours = "from typing import Any, Dict\nimport os\n\nx = os\ny: Dict = {}\n"
+    theirs = "from typing import Any\nfrom typing import TYPE_CHECKING\nimport os\n\nx = os\nif TYPE_CHECKING:\n    pass\n"
+    assert_conflict(merged(base, ours, theirs), "which style to keep")
