@@ -28,8 +28,7 @@ _FORCES_SM80 = m.Assign(targets=[m.AssignTarget(m.Attribute(value=m.Name("self")
 class Pr2484Superseded(Resolution):
     id = "pr2484-superseded"
     title = "#2484 (SM120 `__init__`: arch, split-KV and Pack-GQA off) is superseded by main: not applied"
-    kind = "bug"
-    found_in = 2484
+    kind = "conflict"
     prs = (2484,)
     location = f"{PATH}::{CLASS}"
     sides = {
