@@ -1,4 +1,4 @@
-"""D7 (issue-4 entry 5, CpAsync class; #2484): main fixed SM120's GQA/MQA and arch differently; #2484 is not applied.
+"""D7 (#2484): main fixed SM120's arch and GQA/MQA differently; #2484 is not applied.
 
 #2484 gives `FlashAttentionForwardSm120` an `__init__` that forces `self.arch = Arch.sm_80`, sets
 `self.is_split_kv = False` and `self.pack_gqa = False`. main (2821c89d #2671) already has an `__init__`
@@ -7,7 +7,9 @@ git merges #2484's `__init__` cleanly *below* main's — a second definition tha
 split-KV (#2348) then fails to compile (`All tensors must have the same data type`: the kernel
 expects non-split O while it gets the FP32 partials) and Pack-GQA is switched off while
 `interface.py` still builds Pack-GQA varlen metadata. The PR adds nothing main lacks, so the
-step is skipped, with the reason in the log.
+step is skipped, with the reason in the log. Issue-4 entry 5 itself (the `pack_gqa = False` fix
+#2484 carried) is recorded per class by `sm120-cpasync-packed-gqa` (not applicable: main's Pack-GQA)
+and `sm120-tma-unpacked-gqa` (applied to #2349's TMA class).
 """
 
 from __future__ import annotations
@@ -39,11 +41,10 @@ class Pr2484Superseded(Resolution):
     }
     resolution = ("#2484 is not applied (no commit): main already forces sm_80; its `is_split_kv = False` would "
                   "kill #2348's SM120 split-KV and its `pack_gqa = False` would silently disable main's SM120 "
-                  "Pack-GQA. Issue-4 entry 5 is therefore not applicable to the CpAsync class (the TMA class "
-                  "is the other resolution's)")
-    backport = ("close #2484 (closed upstream); nothing to port. If main ever drops its `__init__`, this "
-                "resolution stops matching and #2484 is applied again, with the per-step check on duplicated "
-                "definitions as the guard")
+                  "Pack-GQA (issue-4 entry 5 per class: sm120-cpasync-packed-gqa, sm120-tma-unpacked-gqa)")
+    backport = ("close #2484 (closed upstream); nothing to port. Should main drop its own `__init__`, this "
+                "resolution stops matching and #2484 is applied again: review it then (its `is_split_kv = False` "
+                "breaks #2348's SM120 split-KV, which the compile gate's split-KV case shows)")
 
     def supersedes(self, pr: int, tree: SourceTree) -> str | None:
         module = tree.module(PATH)
@@ -55,4 +56,4 @@ class Pr2484Superseded(Resolution):
         return (f"main's {CLASS}.__init__ already forces `self.arch = Arch.sm_80` (2821c89d) and main runs SM120 "
                 f"GQA/MQA through Pack-GQA (80b79f0b); #2484's second __init__ would also set "
                 f"`is_split_kv = False` (breaks #2348's split-KV) and `pack_gqa = False` (silently disables "
-                f"Pack-GQA). Issue-4 entry 5 (CpAsync class): not applicable")
+                f"Pack-GQA)")
