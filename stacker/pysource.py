@@ -7,6 +7,7 @@ numbers move with every upstream commit while names mostly do not.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -53,12 +54,20 @@ class _DefinitionCollector(cst.CSTVisitor):
 
 def definitions(source: str) -> list[Definition] | None:
     """Every function and class with its span, outermost first; None if the source does not parse."""
+    found = _definitions(source)
+    return list(found) if found is not None else None
+
+
+@lru_cache(maxsize=16)
+def _definitions(source: str) -> tuple[Definition, ...] | None:
+    # Claims and layers ask this of the same view once per hunk; parsing a large file with position
+    # metadata takes most of a second, so the answer is kept for the few views in use.
     module = parse_module(source)
     if module is None:
         return None
     collector = _DefinitionCollector()
     MetadataWrapper(module, unsafe_skip_copy=True).visit(collector)
-    return collector.found
+    return tuple(collector.found)
 
 
 def enclosing_qualname(source: str, start: int, end: int) -> str | None:
@@ -93,10 +102,15 @@ def node_spans(source: str, kinds: tuple[type[cst.CSTNode], ...]) -> list[tuple[
 
     What a claim needs to say where a hunk sits: in which call's arguments, in which parameter list.
     """
-    module = parse_module(source)
-    if module is None:
-        return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    found = [(node, pos.start.line, pos.end.line) for node, pos in positions.items() if isinstance(node, kinds)]
+    found = [(node, a, b) for node, a, b in _all_spans(source) if isinstance(node, kinds)]
     found.sort(key=lambda item: (item[1], -item[2]))
     return found
+
+
+@lru_cache(maxsize=4)
+def _all_spans(source: str) -> tuple[tuple[cst.CSTNode, int, int], ...]:
+    module = parse_module(source)
+    if module is None:
+        return ()
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    return tuple((node, pos.start.line, pos.end.line) for node, pos in positions.items())
