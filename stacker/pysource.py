@@ -6,10 +6,9 @@ numbers move with every upstream commit while names mostly do not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ast
 import functools
+from dataclasses import dataclass
 
 import libcst as cst
 
