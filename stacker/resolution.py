@@ -55,6 +55,10 @@ class ConflictContext:
     views: tuple[str, str, str]  # whole file: base, ours, theirs views of the current merge
     step_pr: int  # the PR being applied (theirs)
     bundle_prs: frozenset[int]  # PRs already in the bundle (ours)
+    # The file's base, ours and theirs as the merge started, before git's clean merges. A claim that
+    # rebuilds a whole definition needs them: the views have both sides' clean edits applied, so
+    # lines one side moved into a new block (re-indented) are gone from every view's old place.
+    originals: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)

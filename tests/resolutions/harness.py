@@ -46,5 +46,5 @@ def claim(resolution: Resolution, path: str, qualname: str, base: str, ours: str
           step_pr: int, bundle_prs: set[int]) -> str | None:
     hunk = Conflict(base=base, ours=ours, theirs=theirs)
     context = ConflictContext(path=path, qualname=qualname, hunk=hunk, views=(base, ours, theirs),
-                              step_pr=step_pr, bundle_prs=frozenset(bundle_prs))
+                              step_pr=step_pr, bundle_prs=frozenset(bundle_prs), originals=(base, ours, theirs))
     return resolution.claim(context)
