@@ -77,7 +77,7 @@ def _flow_comment(names: Sequence[str]) -> list[cst.EmptyLine]:
     return [cst.EmptyLine(indent=False), *_k.comment_lines(text)]
 
 
-# --- the claim: build both flows from the conflict's three views ------------------------------------------------
+# --- the claim: build both flows from the conflict's views and the file's originals ------------------------------
 
 @dataclass(frozen=True)
 class FlowsMerge:
@@ -113,7 +113,7 @@ def _switch(tail: Sequence[cst.BaseStatement]) -> tuple[str, cst.Call] | None:
     return next(iter(found.items())) if len(found) == 1 else None
 
 
-def _head(key: str) -> str:
+def _first_line(key: str) -> str:
     return key.split("\n", 1)[0]
 
 
@@ -141,8 +141,8 @@ def original_tail(original: Sequence[cst.BaseStatement], prefix: Sequence[cst.Ba
     tail = list(original[lo:hi])
     while tail and _k.statement_key(tail[0]) in pk:
         tail.pop(0)
-    unmatched = {_head(k) for i, k in enumerate(pk) if i not in matched}
-    if any(_head(_k.statement_key(s)) in unmatched for s in tail):
+    unmatched = {_first_line(k) for i, k in enumerate(pk) if i not in matched}
+    if any(_first_line(_k.statement_key(s)) in unmatched for s in tail):
         return None
     return tail
 
