@@ -1,0 +1,131 @@
+"""A compile run written down: JSON for tools, JUnit XML for CI, one line for a failed gate.
+
+Views over the result objects only; nothing here decides what failed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacker.compile_compare import FAILING_FLAGS, RESOURCE_FLAGS, Comparison
+from stacker.compile_plan import CompilePlan
+from stacker.compile_result import FAILED, SKIPPED, CompileResult
+
+
+@dataclass(frozen=True)
+class CompileRun:
+    """One `stacker kernels` run: what was compiled, from where, and what came out."""
+
+    plan: CompilePlan
+    source: str  # "bundle/x (1234abcd)" or a directory
+    commit: str | None
+    results: tuple[CompileResult, ...]
+    wall_seconds: float
+    comparison: Comparison | None = None
+    fail_on_resource_regression: bool = False
+
+    @property
+    def failed(self) -> list[CompileResult]:
+        return [r for r in self.results if r.status == FAILED]
+
+    @property
+    def regressions(self) -> list:
+        """Compare flags that fail the run: always broke/lost, resources only when asked."""
+        if self.comparison is None:
+            return []
+        flags = FAILING_FLAGS + (RESOURCE_FLAGS if self.fail_on_resource_regression else ())
+        return self.comparison.flagged(flags)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed and not self.regressions
+
+    def targets(self) -> list[str]:
+        return sorted({r.target for r in self.results})
+
+
+def to_json(run: CompileRun) -> dict:
+    return {
+        "tool": "stacker kernels",
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "gpu": run.plan.gpu,
+        "label": run.plan.label,
+        "ran_on_gpu": False,
+        "note": f"compiled for {', '.join(run.targets())}, not run",
+        "source": run.source,
+        "commit": run.commit,
+        "toolchain": dict(run.plan.toolchain),
+        "wall_seconds": round(run.wall_seconds, 3),
+        "passed": run.passed,
+        "results": [r.to_dict() for r in run.results],
+        "comparison": run.comparison.to_dict() if run.comparison else None,
+    }
+
+
+def write_json(run: CompileRun, path: Path) -> None:
+    path.write_text(json.dumps(to_json(run), indent=2) + "\n", encoding="utf-8")
+
+
+def to_junit(run: CompileRun) -> ET.ElementTree:
+    changes = {c.id: c for c in run.comparison.changes} if run.comparison else {}
+    failing = {c.id for c in run.regressions}
+    suite = ET.Element("testsuite", {
+        "name": "stacker.kernels",
+        "tests": str(len(run.results)),
+        "failures": str(sum(1 for r in run.results if r.status == FAILED or r.id in failing)),
+        "skipped": str(sum(1 for r in run.results if r.status == SKIPPED)),
+        "time": f"{run.wall_seconds:.3f}",
+    })
+    for result in run.results:
+        case = ET.SubElement(suite, "testcase", {
+            "classname": f"kernels.{result.target}", "name": result.id, "time": f"{result.compile_seconds:.3f}",
+        })
+        change = changes.get(result.id)
+        if result.status == FAILED:
+            ET.SubElement(case, "failure", {"message": result.error or "compile failed"}).text = _log_text(result)
+        elif result.id in failing and change is not None:
+            ET.SubElement(case, "failure", {"message": f"regression vs {run.comparison.reference}: "
+                                                       f"{', '.join(change.flags)}"})
+        elif result.status == SKIPPED:
+            ET.SubElement(case, "skipped", {"message": result.error or "skipped"})
+        out = [f"compiled for {result.target}, not run"]
+        if result.ok:
+            out.append(f"registers {result.registers}, stack {result.stack}, spill stores {result.spill_stores} B, "
+                       f"spill loads {result.spill_loads} B, shared {result.shared} B")
+        if change is not None and (change.flags or change.notes):
+            out.append(f"vs {run.comparison.reference}: {', '.join(change.flags + change.notes)}")
+        ET.SubElement(case, "system-out").text = "\n".join(out)
+    tree = ET.ElementTree(ET.Element("testsuites"))
+    tree.getroot().append(suite)
+    return tree
+
+
+def write_junit(run: CompileRun, path: Path) -> None:
+    tree = to_junit(run)
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _log_text(result: CompileResult) -> str:
+    if result.log and Path(result.log).is_file():
+        return Path(result.log).read_text(encoding="utf-8", errors="replace")[-20000:]
+    return result.error or ""
+
+
+def failure_line(run: CompileRun) -> str | None:
+    """The one line a stopped gate prints: the first failing variant, its target and the DSL's error."""
+    parts: Sequence = run.failed
+    if parts:
+        first = parts[0]
+        more = f" (+{len(parts) - 1} more failed)" if len(parts) > 1 else ""
+        return f"kernel variant {first.id} failed to compile for {first.target}: {first.error}{more}"
+    if run.regressions:
+        first = run.regressions[0]
+        more = f" (+{len(run.regressions) - 1} more)" if len(run.regressions) > 1 else ""
+        return f"kernel variant {first.id} regressed vs {run.comparison.reference}: {', '.join(first.flags)}{more}"
+    return None
