@@ -110,7 +110,8 @@ def _variant(path: Path, group: dict, defaults: dict, feature_table: dict, entry
     for feature in features:
         table = feature_table[feature]
         for key in ("absent_asserts", "requires_kwargs", "requires_modules"):
-            spec[key] = [*spec.get(key, []), *table.get(key, [])]
+            if table.get(key):
+                spec[key] = [*spec.get(key, []), *table[key]]
         if "expect_kernel" in table:
             spec["expect_kernel"] = table["expect_kernel"]
     return Variant(group=group["name"], kernel_path=group["kernel_path"], target=group["target"],

@@ -63,15 +63,15 @@ def compile_variant(spec: dict) -> float:
         if importlib.util.find_spec(module) is None:
             raise FeatureAbsent(f"feature absent: no module {module}")
 
-    import torch
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
     interface = importlib.import_module("flash_attn.cute.interface")
     entry = interface._flash_attn_fwd if spec["pass"] == "fwd" else interface._flash_attn_bwd
     accepted = inspect.signature(entry).parameters
     for keyword in spec.get("requires_kwargs", ()):
         if keyword not in accepted:
             raise FeatureAbsent(f"feature absent: {entry.__name__} takes no '{keyword}'")
+
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode():
         args, kwargs = _inputs(spec, torch, interface)
