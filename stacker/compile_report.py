@@ -49,7 +49,27 @@ class CompileRun:
         return sorted({r.target for r in self.results})
 
 
+def identical_cubins(results: Sequence[CompileResult]) -> dict[str, str]:
+    """{variant: the earlier variant whose cubins are byte-identical}.
+
+    Two variants meant to differ (block-sparse vs dense, a kernel path vs a fallback) that give the
+    same cubins show that the tree ignored what made them different.
+    """
+    first: dict[tuple[str, ...], str] = {}
+    same: dict[str, str] = {}
+    for result in results:
+        digests = result.cubin_digests
+        if not (result.ok and digests):
+            continue
+        if digests in first:
+            same[result.id] = first[digests]
+        else:
+            first[digests] = result.id
+    return same
+
+
 def to_json(run: CompileRun) -> dict:
+    same = identical_cubins(run.results)
     return {
         "tool": "stacker kernels",
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -62,7 +82,7 @@ def to_json(run: CompileRun) -> dict:
         "toolchain": dict(run.plan.toolchain),
         "wall_seconds": round(run.wall_seconds, 3),
         "passed": run.passed,
-        "results": [r.to_dict() for r in run.results],
+        "results": [r.to_dict() | {"same_cubins_as": same.get(r.id)} for r in run.results],
         "comparison": run.comparison.to_dict() if run.comparison else None,
     }
 

@@ -39,9 +39,12 @@ class TreeSource:
         return dest
 
 
-def from_git(repo: Path, rev: str, export_paths: tuple[str, ...]) -> TreeSource:
-    """`rev` of `repo`; a path the commit lacks is a one-line error naming both."""
-    commit = _resolve(repo, rev)
+def from_git(repo: Path, rev: str, export_paths: tuple[str, ...], fallbacks: tuple[str, ...] = ()) -> TreeSource:
+    """`rev` of `repo`; a path the commit lacks is a one-line error naming both.
+
+    `fallbacks` are ref prefixes tried when `rev` itself does not resolve (stacker's work repository
+    keeps the fetched base under refs/stacker/upstream/heads/, so `main` finds it there)."""
+    commit = _resolve(repo, rev, fallbacks)
     trees = {}
     for path in export_paths:
         result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{commit}:{path}"],
@@ -91,12 +94,13 @@ def _file_id(path: Path) -> str:
 # stacker.source.resolve_commit (and so export_tree) passes two revisions to one
 # `git rev-parse --verify`, which git refuses ("Needed a single revision") for every ref; until that
 # is fixed these two do the same job here.
-def _resolve(repo: Path, rev: str) -> str:
-    result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise GitError(f"{repo}: no commit named '{rev}'")
-    return result.stdout.strip()
+def _resolve(repo: Path, rev: str, fallbacks: tuple[str, ...] = ()) -> str:
+    for candidate in (rev, *(prefix + rev for prefix in fallbacks)):
+        result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
+                                 f"{candidate}^{{commit}}"], capture_output=True, text=True)
+        if result.returncode == 0:
+            return result.stdout.strip()
+    raise GitError(f"{repo}: no commit named '{rev}'")
 
 
 def _archive(repo: Path, commit: str, dest: Path, paths: tuple[str, ...]) -> None:

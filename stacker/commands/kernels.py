@@ -19,12 +19,16 @@ from stacker.cli_options import console
 from stacker.compile_compare import Comparison, compare
 from stacker.compile_matrix import default_parallelism, options_for, run_plan
 from stacker.compile_plan import CompilePlan, load_plan
-from stacker.compile_report import CompileRun, failure_line, write_json, write_junit
+from stacker.compile_report import CompileRun, failure_line, identical_cubins, write_json, write_junit
 from stacker.compile_result import FAILED, OK, CompileResult
 from stacker.compile_tree import TreeSource, from_directory, from_git
 from stacker.config import load_stack
 from stacker.errors import BuildStopped, ConfigError
+from stacker.upstream import PREFIX as UPSTREAM_REFS
 from stacker.workspace import workspace_for
+
+# where `stacker build` keeps what it fetched, so `--compare main` finds the base in the work repo
+FETCHED = (f"{UPSTREAM_REFS}/heads/", f"{UPSTREAM_REFS}/tags/")
 
 
 def register(app: typer.Typer) -> None:
@@ -71,8 +75,9 @@ def kernels(
     if tree is not None:
         source = from_directory(tree, plan.export_paths)
     else:
-        source = from_git(_existing_repo(repo_path, repo), ref or stack.branch, plan.export_paths)
-    reference = from_git(_existing_repo(repo_path, repo), compare_ref, plan.export_paths) if compare_ref else None
+        source = from_git(_existing_repo(repo_path, repo), ref or stack.branch, plan.export_paths, FETCHED)
+    reference = from_git(_existing_repo(repo_path, repo), compare_ref, plan.export_paths, FETCHED) \
+        if compare_ref else None
 
     options = options_for(workspace.root, jobs or default_parallelism(), timeout, use_cache=True)
     if no_cache and options.cache is not None:
@@ -168,6 +173,7 @@ def _num(value: int | None, delta: int | None = None) -> str:
 
 def _print_results(out: Console, run: CompileRun) -> None:
     changes = {c.id: c for c in run.comparison.changes} if run.comparison else {}
+    same = identical_cubins(run.results)
     title = f"{run.plan.label}: {run.source}"
     if run.comparison:
         title += f" vs {run.comparison.reference}"
@@ -183,7 +189,8 @@ def _print_results(out: Console, run: CompileRun) -> None:
         def d(name: str, change=change) -> int | None:
             return change.delta(name) if change else None
 
-        status = {"ok": "[green]ok[/]" + (" (cached)" if result.cached else ""),
+        status = {"ok": "[green]ok[/]" + (" (cached)" if result.cached else "")
+                  + (f" [magenta]same cubin as {same[result.id]}[/]" if result.id in same else ""),
                   "failed": f"[bold red]FAILED[/] {result.error}",
                   "skipped": f"[yellow]skipped[/]: {result.error}"}[result.status]
         spills = "-" if result.spill_stores is None else f"{result.spill_stores}/{result.spill_loads}"

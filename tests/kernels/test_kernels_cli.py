@@ -203,3 +203,22 @@ def test_compile_one_variant_for_bisecting(fake_stack, tmp_path: Path):
     assert compile_variant(tree, "fwd-b", kernels=fake_stack.kernels, gpu="sm120a").target == "sm_120a"
     with pytest.raises(ConfigError, match="no kernel variant 'nope'"):
         compile_variant(tree, "nope", kernels=fake_stack.kernels)
+
+
+def test_byte_identical_cubins_are_pointed_out(fake_stack, run_cli, tmp_path: Path):
+    # e.g. a block-sparse variant whose tree ignores the sparsity compiles the dense kernel
+    fake_stack.commit({"fwd-a": {"name": "kernel_same_object_at_x_0"}, "fwd-b": {"name": "kernel_same_object_at_x_0"}})
+    json_path = tmp_path / "r.json"
+    code, out, _ = run_cli(*fake_stack.args("--ref", "main", "--workdir", str(tmp_path / "wd"), "--json", str(json_path)))
+    assert code == 0 and "same cubin as fwd-a" in out
+    assert [r["same_cubins_as"] for r in json.loads(json_path.read_text())["results"]] == [None, "fwd-a", None]
+
+
+def test_compare_finds_the_base_where_stacker_build_fetched_it(fake_stack, run_cli, tmp_path: Path):
+    base = fake_stack.commit({}, "base")
+    git(fake_stack.repo.path, "update-ref", "refs/stacker/upstream/heads/upstream-main", base)
+    fake_stack.commit({"fwd-a": {"spill_st": 4}}, "bundle")
+    code, out, err = run_cli(*fake_stack.args("--ref", "main", "--compare", "upstream-main",
+                                              "--workdir", str(tmp_path / "wd")))
+    assert code == 0, err
+    assert "spills-new" in out and f"upstream-main ({base[:8]})" in out
