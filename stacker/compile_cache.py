@@ -43,14 +43,18 @@ def file_digest(path: Path) -> str:
 
 @dataclass(frozen=True)
 class CompileCache:
-    """One JSON file per key under `root` (`<workdir>/kernels/cache`)."""
+    """One JSON file per key under `root` (`<workdir>/kernels/cache`); `read=False` only stores
+    (`--no-cache`: compile everything afresh, keep what compiled for the next run)."""
 
     root: Path
+    read: bool = True
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> CompileResult | None:
+        if not self.read:
+            return None
         path = self._path(key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

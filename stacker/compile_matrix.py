@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -175,10 +175,6 @@ def _last_line(log_file: Path) -> str:
     return lines[-1][:300] if lines else "no output"
 
 
-def failures(results: Iterable[CompileResult]) -> list[CompileResult]:
-    return [r for r in results if r.status == FAILED]
-
-
 # --- one variant, for bisecting -----------------------------------------------------------------
 
 def compile_variant(tree: Path, variant_id: str, *, kernels: Path, gpu: str | None = None,
@@ -207,11 +203,11 @@ def compile_variant_at(repo: Path, rev: str, variant_id: str, *, kernels: Path, 
 
 
 def options_for(workdir: Path | None, parallel: int, timeout: float = DEFAULT_TIMEOUT,
-                use_cache: bool = True) -> RunOptions:
+                read_cache: bool = True) -> RunOptions:
     """Run options rooted in the work directory: `kernels/cache`, `kernels/logs`, `kernels/pycache`."""
     if workdir is None:
         return RunOptions(parallel=parallel, timeout=timeout)
     base = workdir / "kernels"
     return RunOptions(parallel=parallel, timeout=timeout,
-                      cache=CompileCache(base / "cache") if use_cache else None,
+                      cache=CompileCache(base / "cache", read=read_cache),
                       log_dir=base / "logs", pycache=base / "pycache")

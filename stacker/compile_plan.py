@@ -42,10 +42,6 @@ class CompileJob:
     spec: Mapping[str, object]
     group: str = ""
 
-    def describe(self) -> dict:
-        return {"id": self.id, "title": self.title, "target": self.target, "label": self.label,
-                "group": self.group, "env": dict(self.env), "spec": dict(self.spec)}
-
 
 @dataclass(frozen=True)
 class CompilePlan:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,6 +88,41 @@ def to_json(run: CompileRun) -> dict:
     }
 
 
+def to_markdown(run: CompileRun) -> str:
+    """The results table for a document: one row per variant, comparison columns when there is one."""
+    same = identical_cubins(run.results)
+    changes = {c.id: c for c in run.comparison.changes} if run.comparison else {}
+    header = ["variant", "target", "result", "compile s", "registers", "stack B", "spill st/ld B", "smem B"]
+    if run.comparison:
+        header.append(f"vs {run.comparison.reference}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in run.results:
+        if r.ok:
+            result = "ok" + (f" (same cubin as {same[r.id]})" if r.id in same else "")
+            cells = [f"{r.compile_seconds:.1f}", str(r.registers), str(r.stack), f"{r.spill_stores}/{r.spill_loads}",
+                     str(r.shared)]
+        else:
+            result = f"{r.status}: {r.error}".replace("|", "\\|")
+            cells = ["-"] * 5
+        row = [f"`{r.id}`", r.target, result, *cells]
+        if run.comparison:
+            change = changes.get(r.id)
+            notes = [] if change is None else [*(f"**{f}**" for f in change.flags), *change.notes]
+            deltas = [] if change is None else [
+                f"{label} {change.delta(name):+d}" for name, label in
+                (("registers", "regs"), ("stack", "stack"), ("spill_stores", "spill st"), ("spill_loads", "spill ld"))
+                if change.delta(name)]
+            if change is not None and change.before is not None and not change.before.ok and not notes:
+                notes.append(f"ref {change.before.status}")
+            row.append(", ".join(notes + deltas) or "same")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(run: CompileRun, path: Path) -> None:
+    path.write_text(to_markdown(run), encoding="utf-8")
+
+
 def write_json(run: CompileRun, path: Path) -> None:
     path.write_text(json.dumps(to_json(run), indent=2) + "\n", encoding="utf-8")
 
@@ -135,6 +171,16 @@ def _log_text(result: CompileResult) -> str:
     if result.log and Path(result.log).is_file():
         return Path(result.log).read_text(encoding="utf-8", errors="replace")[-20000:]
     return result.error or ""
+
+
+FAILURE_LINE = re.compile(r"kernel variant (?P<id>\S+) (failed to compile for (?P<target>\S+):|regressed vs )")
+
+
+def failed_variant(line: str) -> str | None:
+    """The variant id in a `failure_line` (e.g. the last line a failed verify command printed), so a
+    caller can bisect just that variant with `stacker.compile_matrix.compile_variant_at`."""
+    match = FAILURE_LINE.search(line)
+    return match.group("id") if match else None
 
 
 def failure_line(run: CompileRun) -> str | None:

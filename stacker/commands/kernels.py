@@ -19,7 +19,7 @@ from stacker.cli_options import console
 from stacker.compile_compare import Comparison, compare
 from stacker.compile_matrix import default_parallelism, options_for, run_plan
 from stacker.compile_plan import CompilePlan, load_plan
-from stacker.compile_report import CompileRun, failure_line, identical_cubins, write_json, write_junit
+from stacker.compile_report import CompileRun, failure_line, identical_cubins, write_json, write_junit, write_markdown
 from stacker.compile_result import FAILED, OK, CompileResult
 from stacker.compile_tree import TreeSource, from_directory, from_git
 from stacker.config import load_stack
@@ -51,6 +51,7 @@ def kernels(
     compare_ref: str = typer.Option(None, "--compare", help="Compile the same matrix from REF and flag regressions."),
     json_path: Path = typer.Option(None, "--json", help="Write the results as JSON to this file."),
     junit_path: Path = typer.Option(None, "--junit", help="Write the results as JUnit XML to this file."),
+    markdown_path: Path = typer.Option(None, "--markdown", help="Write the results table as Markdown to this file."),
     fail_on_spill: bool = typer.Option(False, "--fail-on-spill-increase",
                                        help="With --compare: new or larger spills, or more kernels at the "
                                             "register ceiling, fail the run too."),
@@ -79,9 +80,7 @@ def kernels(
     reference = from_git(_existing_repo(repo_path, repo), compare_ref, plan.export_paths, FETCHED) \
         if compare_ref else None
 
-    options = options_for(workspace.root, jobs or default_parallelism(), timeout, use_cache=True)
-    if no_cache and options.cache is not None:
-        options = _without_cache_reads(options)
+    options = options_for(workspace.root, jobs or default_parallelism(), timeout, read_cache=not no_cache)
     started = time.perf_counter()
     results = _run(err, plan, source, options, f"{source.description}")
     comparison: Comparison | None = None
@@ -97,6 +96,8 @@ def kernels(
         write_json(run, json_path)
     if junit_path:
         write_junit(run, junit_path)
+    if markdown_path:
+        write_markdown(run, markdown_path)
     line = failure_line(run)
     if line:
         raise BuildStopped(line)
@@ -110,19 +111,6 @@ def _existing_repo(path: Path, given: Path | None) -> Path:
     return path
 
 
-def _without_cache_reads(options):
-    """--no-cache: compile everything, but still store what compiled for the next run."""
-    from dataclasses import replace
-
-    from stacker.compile_cache import CompileCache
-
-    class WriteOnly(CompileCache):
-        def get(self, key: str) -> CompileResult | None:
-            return None
-
-    return replace(options, cache=WriteOnly(options.cache.root))
-
-
 def _run(err: Console, plan: CompilePlan, source: TreeSource, options, what: str) -> list[CompileResult]:
     total = len(plan.jobs)
     if not err.is_terminal:
@@ -131,9 +119,14 @@ def _run(err: Console, plan: CompilePlan, source: TreeSource, options, what: str
 
         def report(result: CompileResult) -> None:
             done[0] += 1
-            err.print(f"[{done[0]}/{total}] {result.id}: {_status_text(result, markup=False)}")
+            if not result.cached:  # a log line per compile; cache hits are summed up below
+                err.print(f"[{done[0]}/{total}] {result.id}: {_status_text(result, markup=False)}")
 
-        return run_plan(plan, source, options, on_done=report)
+        results = run_plan(plan, source, options, on_done=report)
+        cached = sum(1 for r in results if r.cached)
+        if cached:
+            err.print(f"{cached} of {total} from the cache")
+        return results
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[last]}"), console=err, transient=True) as progress:
         task = progress.add_task(f"compiling {what}", total=total, last="")

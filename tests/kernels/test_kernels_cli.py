@@ -131,13 +131,20 @@ def test_compare_flags_and_fail_on_spill_increase(fake_stack, run_cli, tmp_path:
     suite = ET.parse(junit_path).getroot().find("testsuite")
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("3", "0", "0")
 
+    markdown = tmp_path / "r.md"
     code, _, err = run_cli(*fake_stack.args("--ref", "bundle", "--compare", base, "--workdir", wd,
-                                            "--fail-on-spill-increase", "--junit", str(junit_path)))
+                                            "--fail-on-spill-increase", "--junit", str(junit_path),
+                                            "--markdown", str(markdown)))
     assert code == 1
     assert err.strip().splitlines()[-1].startswith("stacker: kernel variant fwd-a regressed vs ")
     assert "spills-new, reg-ceiling" in err
     suite = ET.parse(junit_path).getroot().find("testsuite")
     assert suite.get("failures") == "1"
+    rows = markdown.read_text().splitlines()
+    assert rows[0].endswith(f"| vs {base[:8]} |")
+    assert rows[2] == ("| `fwd-a` | sm_121a | ok | 0.2 | 255 | 0 | 4/4 | 1024 | **spills-new**, **reg-ceiling**, "
+                       "regs +55, spill st +4, spill ld +4 |")
+    assert rows[4].startswith("| `bwd-a` | sm_121a | ok |") and rows[4].endswith("| new |")
 
 
 def test_compiled_before_fails_now_is_flagged_and_fails(fake_stack, run_cli, tmp_path: Path):
@@ -222,3 +229,13 @@ def test_compare_finds_the_base_where_stacker_build_fetched_it(fake_stack, run_c
                                               "--workdir", str(tmp_path / "wd")))
     assert code == 0, err
     assert "spills-new" in out and f"upstream-main ({base[:8]})" in out
+
+
+def test_the_failure_line_names_a_variant_a_caller_can_bisect(fake_stack, run_cli, tmp_path: Path):
+    from stacker.compile_report import failed_variant
+
+    fake_stack.commit({"bwd-a": {"outcome": "fail", "error": "E: x"}})
+    _, _, err = run_cli(*fake_stack.args("--ref", "main", "--workdir", str(tmp_path / "wd")))
+    assert failed_variant(err.strip().splitlines()[-1]) == "bwd-a"
+    assert failed_variant("stacker: kernel variant fwd-a regressed vs main (1234abcd): spills-new") == "fwd-a"
+    assert failed_variant("all good") is None
