@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -148,8 +149,9 @@ def _status_text(result: CompileResult, markup: bool = True) -> str:
 
 def _print_matrix(out: Console, plan: CompilePlan) -> None:
     table = Table(title=f"kernel matrix: --gpu {plan.gpu} ({plan.label})", title_justify="left")
-    for column in ("variant", "target", "what"):
-        table.add_column(column)
+    table.add_column("variant", no_wrap=True)  # ids are typed back into --only: never cut them
+    table.add_column("target", no_wrap=True)
+    table.add_column("what")
     for job in plan.jobs:
         table.add_row(job.id, job.target, job.title)
     out.print(table)
@@ -165,27 +167,27 @@ def _num(value: int | None, delta: int | None = None) -> str:
 
 
 def _print_results(out: Console, run: CompileRun) -> None:
+    """A table of short cells (it must fit a terminal), then one line per variant that needs words."""
     changes = {c.id: c for c in run.comparison.changes} if run.comparison else {}
     same = identical_cubins(run.results)
     title = f"{run.plan.label}: {run.source}"
     if run.comparison:
         title += f" vs {run.comparison.reference}"
-    table = Table(title=title, title_justify="left")
-    for column, justify in (("variant", "left"), ("target", "left"), ("result", "left"), ("s", "right"),
-                            ("regs", "right"), ("stack", "right"), ("spill st/ld B", "right"), ("smem B", "right")):
-        table.add_column(column, justify=justify)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    longest = max((len(r.id) for r in run.results), default=10)
+    # ids are typed back into --only: as wide as the terminal allows, folded (never cut) beyond
+    table.add_column("variant", overflow="fold", min_width=max(10, min(longest, out.width - 56)))
+    for column in ("target", "result", "s", "regs", "stack", "spills B", "smem"):
+        table.add_column(column, justify="left" if column in ("target", "result") else "right", no_wrap=True)
     if run.comparison:
-        table.add_column(f"vs {run.comparison.reference}")
+        table.add_column(f"vs {run.comparison.reference}", overflow="fold")
     for result in run.results:
         change = changes.get(result.id)
 
         def d(name: str, change=change) -> int | None:
             return change.delta(name) if change else None
 
-        status = {"ok": "[green]ok[/]" + (" (cached)" if result.cached else "")
-                  + (f" [magenta]same cubin as {same[result.id]}[/]" if result.id in same else ""),
-                  "failed": f"[bold red]FAILED[/] {result.error}",
-                  "skipped": f"[yellow]skipped[/]: {result.error}"}[result.status]
+        status = {"ok": "[green]ok[/]", "failed": "[bold red]FAILED[/]", "skipped": "[yellow]skipped[/]"}[result.status]
         spills = "-" if result.spill_stores is None else f"{result.spill_stores}/{result.spill_loads}"
         spill_delta = (d("spill_stores"), d("spill_loads"))
         if any(spill_delta):
@@ -197,14 +199,19 @@ def _print_results(out: Console, run: CompileRun) -> None:
             row.append(_compare_cell(change))
         table.add_row(*row)
     out.print(table)
+    for result in run.results:
+        if result.status == FAILED:
+            where = f" (full output: {result.log})" if result.log else ""
+            out.print(f"[bold red]FAILED[/] {result.id}: {result.error}{where}")
+        elif result.status != OK:
+            out.print(f"[yellow]skipped[/] {result.id}: {result.error}")
+        elif result.id in same:
+            out.print(f"[magenta]same cubin[/] {result.id}: byte-identical to {same[result.id]}")
     counts = {status: sum(1 for r in run.results if r.status == status) for status in ("ok", "failed", "skipped")}
     cached = sum(1 for r in run.results if r.cached)
     out.print(f"{counts['ok']} ok, {counts['failed']} failed, {counts['skipped']} skipped (feature absent)"
               f"{f', {cached} from cache' if cached else ''}; {run.wall_seconds:.1f} s wall")
     out.print(f"compiled for {', '.join(run.targets())}, not run ({run.plan.label}; no GPU was used)")
-    for result in run.failed:
-        if result.log:
-            out.print(f"  {result.id}: full output in {result.log}")
 
 
 def _compare_cell(change) -> str:

@@ -217,7 +217,7 @@ def test_byte_identical_cubins_are_pointed_out(fake_stack, run_cli, tmp_path: Pa
     fake_stack.commit({"fwd-a": {"name": "kernel_same_object_at_x_0"}, "fwd-b": {"name": "kernel_same_object_at_x_0"}})
     json_path = tmp_path / "r.json"
     code, out, _ = run_cli(*fake_stack.args("--ref", "main", "--workdir", str(tmp_path / "wd"), "--json", str(json_path)))
-    assert code == 0 and "same cubin as fwd-a" in out
+    assert code == 0 and "fwd-b: byte-identical to fwd-a" in out
     assert [r["same_cubins_as"] for r in json.loads(json_path.read_text())["results"]] == [None, "fwd-a", None]
 
 
