@@ -21,6 +21,7 @@ from stacker.filemerge import FileMerge, FileVersions, Layer, merge_file
 from stacker.gitrepo import CommitInfo, Repository, Signature, TreeMerge
 from stacker.linemerge import Conflict, Labels
 from stacker.moved import MovedBlockLayer
+from stacker.patches import patch_commit_message
 from stacker.plan import Step
 from stacker.pysource import enclosing_qualname
 from stacker.recorded import RecordedLayer, RecordedStore
@@ -75,8 +76,8 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     result = StepResult(step=step, status="applied", parent=tip.sha, input_key=key)
     fork, head = repo.commit(step.fork), repo.commit(step.head)
     merge = repo.merge_trees(fork.tree, tip.tree, head.tree)
-    labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of #{step.number} {fork.sha[:12]}",
-                    theirs=f"#{step.number} {head.sha[:12]}")
+    labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of {step.name} {fork.sha[:12]}",
+                    theirs=f"{step.name} {head.sha[:12]}")
     layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs), RecordedLayer(ctx.recorded),
                            EquivalentLayer()]
     if ctx.structural is not None:
@@ -105,8 +106,9 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
         result.status = "already-applied"
         return result
 
+    step_prs = {step.number} if step.pr else set()  # a patch step brings no PR
     edits, result.transforms = run_transforms(
-        ctx.resolutions, set(present_prs) | {step.number}, lambda p: repo.file_at(tree, p))
+        ctx.resolutions, set(present_prs) | step_prs, lambda p: repo.file_at(tree, p))
     if edits:
         tree = repo.tree_with(tree, {p: (_mode_of(repo, tree, p), repo.write_blob(t)) for p, t in edits.items()})
         result.tree = tree
@@ -178,6 +180,8 @@ def _identity(tip: CommitInfo, head: CommitInfo) -> tuple[Signature, Signature]:
 
 
 def step_message(ctx: StepContext, step: Step, result: StepResult) -> str:
+    if step.patch:
+        return patch_commit_message(step.patch, result)
     title = step.pr.title or ctx.repo.commit(step.head).subject
     includes = "".join(f" (+#{i.number})" for i in step.includes)
     lines = [f"Apply PR #{step.number}{includes}: {title}", ""]

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from stacker.errors import ConfigError
+from stacker.patchfile import PatchFormatError, read_patch
 
 DEFAULT_BRANCH_PREFIX = "bundle/"
 _REF_NAME = re.compile(r"^[A-Za-z0-9._/@+-]+$")
@@ -257,14 +258,23 @@ def _parse_patches(reader: _Reader, node: yaml.Node | None, numbers: set[int], r
     if node is None:
         return ()
     entries: list[PatchEntry] = []
+    seen: dict[Path, int] = {}
     for item in reader.sequence(node, "'patches'"):
         fields = reader.mapping(item, "a 'patches' entry", {"file", "after"})
         if "file" not in fields:
             raise reader.fail(item, "a 'patches' entry needs 'file'")
-        file = (root / reader.string(fields["file"], "patch 'file'")).resolve()
+        written = reader.string(fields["file"], "patch 'file'")
+        file = (root / written).resolve()
         after = reader.integer(fields["after"], "patch 'after'") if "after" in fields else None
         if after is not None and after not in numbers:
             raise reader.fail(fields["after"], f"patch 'after: {after}' names no PR of the stack")
+        if file in seen:
+            raise reader.fail(fields["file"], f"patch '{written}' is listed twice (first at line {seen[file]})")
+        seen[file] = item.start_mark.line + 1
+        try:
+            read_patch(file)  # a missing or unparsable patch is a config error, before anything is fetched
+        except PatchFormatError as exc:
+            raise reader.fail(fields["file"], f"patch '{written}': {exc}") from None
         entries.append(PatchEntry(file=file, after=after, line=item.start_mark.line + 1))
     return tuple(entries)
 

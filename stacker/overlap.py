@@ -45,6 +45,32 @@ def change_between(repo: Repository, label: str, old: str, new: str) -> Change:
     return Change(label=label, files=files, added=patch.added, removed=patch.removed)
 
 
+def change_from_diff(label: str, diff: str) -> Change:
+    """A patch file's change, with the same `-U0` ranges `change_between` gets from git (context dropped)."""
+    patch = PatchSet(diff)
+    files: dict[str, list[tuple[int, int]]] = {}
+    for patched in patch:
+        ranges: list[tuple[int, int]] = []
+        for hunk in patched:
+            before = hunk.source_start - 1  # the source line an added run follows
+            run: tuple[int, int] | None = None
+            for line in hunk:
+                if line.is_context:
+                    before = line.source_line_no
+                    if run:
+                        ranges.append(run)
+                        run = None
+                    continue
+                at = line.source_line_no if line.is_removed else max(before, 1)
+                if line.is_removed:
+                    before = line.source_line_no
+                run = (run[0], max(run[1], at)) if run else (at, at)
+            if run:
+                ranges.append(run)
+        files[patched.path] = ranges
+    return Change(label=label, files=files, added=patch.added, removed=patch.removed)
+
+
 def overlaps(changes: list[Change]) -> list[Overlap]:
     found = []
     for i, a in enumerate(changes):

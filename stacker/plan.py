@@ -5,6 +5,10 @@ merge-base(target tip, head) — not merge-base(build base, head), which for a b
 PR would drag in every upstream commit between the base and the PR's real fork. When an earlier PR
 of the stack is an ancestor of this head (a PR stacked on another), the fork is that PR's head, so
 the earlier PR's commits are not applied twice.
+
+The stack's own patches (stacker/patches.py) are steps too, placed after the PR they name. A patch
+has no fork or head in upstream's history: its step gets synthetic ones when it is applied
+(stacker/patch_step.py), so in the plan they are empty.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 
 from stacker.config import PullRequest, Stack
 from stacker.gitrepo import Repository
+from stacker.patches import PatchSource, patch_sources
 from stacker.upstream import UpstreamRefs
 
 
@@ -27,7 +32,7 @@ class Included:
 
 @dataclass(frozen=True)
 class Step:
-    pr: PullRequest
+    pr: PullRequest | None  # None for a patch step
     head: str
     fork: str
     stacked_on: int | None
@@ -36,15 +41,23 @@ class Step:
     behind: int  # upstream commits between the fork and the base
     contained: bool  # head already in the base (merged or superseded upstream)
     warnings: tuple[str, ...] = ()
+    patch: PatchSource | None = None  # set for a patch step (then `pr` is None)
 
     @property
-    def number(self) -> int:
-        return self.pr.number
+    def number(self) -> int | None:
+        return self.pr.number if self.pr else None
 
     @property
     def label(self) -> str:
+        if self.patch:
+            return self.patch.name
         extra = "".join(f" (+#{i.number})" for i in self.includes)
         return f"#{self.pr.number}{extra}"
+
+    @property
+    def name(self) -> str:
+        """How a sentence names the step: '#2349', or 'patch patches/fix.patch'."""
+        return f"patch {self.patch.name}" if self.patch else f"#{self.pr.number}"
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,18 @@ def make_plan(repo: Repository, stack: Stack, upstream: UpstreamRefs,
             contained=repo.is_ancestor(head, upstream.base),
             warnings=warnings,
         ))
-    return Plan(stack=stack, upstream=upstream, steps=tuple(steps))
+    return Plan(stack=stack, upstream=upstream, steps=_with_patches(steps, patch_sources(repo, stack)))
+
+
+def _with_patches(steps: list[Step], patches: list[PatchSource]) -> tuple[Step, ...]:
+    """Each patch right after the PR its `after` names (default: the last PR), in listed order."""
+    last = steps[-1].number
+    ordered: list[Step] = []
+    for step in steps:
+        ordered.append(step)
+        ordered += [Step(pr=None, head="", fork="", stacked_on=None, includes=(), commits=1, behind=0,
+                         contained=False, patch=p) for p in patches if (p.after or last) == step.number]
+    return tuple(ordered)
 
 
 def _includes(repo: Repository, stack: Stack, pr: PullRequest, head: str, fork: str,

@@ -11,10 +11,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from stacker.advance_report import advance_json, advance_markdown
 from stacker.apply import StepResult
 from stacker.build import BuildResult
 from stacker.filemerge import LayerAction
 from stacker.resolution import Resolution
+from stacker.reuse import ReusedStep, outcome
 
 _MAX_SNIPPET_LINES = 14
 
@@ -36,14 +38,21 @@ def bundle_json(result: BuildResult) -> dict:
         "resolutions": _resolution_status(result),
         "stale_recordings": [{"key": r.key, "path": r.path, "qualname": r.qualname} for r in result.stale_recordings],
         "verify": [{"name": v.result.name, "ok": v.result.ok, "seconds": v.result.seconds,
-                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step}
+                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step, "cached": v.cached}
                    for v in result.verify],
+        "unchanged": result.unchanged,
+        "reused": [s.step.number for s in result.reused],
+        "advance": _advance_json(result),
     }
+
+
+def _advance_json(result: BuildResult) -> dict | None:
+    return advance_json(result.advance) if result.advance is not None else None
 
 
 def _step_json(s: StepResult) -> dict:
     step = s.step
-    return {
+    entry = {
         "number": step.number,
         "includes": [i.number for i in step.includes],
         "stacked_on": step.stacked_on,
@@ -60,7 +69,21 @@ def _step_json(s: StepResult) -> dict:
                       for u in s.unresolved],
         "findings": [str(f) for f in s.findings],
         "initial_conflicts": sum(f.initial_conflicts for f in s.files),
+        "input_key": s.input_key,
+        "outcome": outcome(s),
+        "kind": "patch" if step.patch else "pr",
+        "patch": _patch_json(step) if step.patch else None,
     }
+    if isinstance(s, ReusedStep):  # reused as it was: keep what the build that made it recorded
+        entry.update({k: s.carried[k] for k in ("resolved", "initial_conflicts") if k in s.carried})
+        entry["resolutions"] = s.resolutions_applied
+    return entry
+
+
+def _patch_json(step) -> dict:
+    source = step.patch
+    return {"file": source.name, "sha256": source.patch.sha256, "after": source.after, "mode": source.mode,
+            "mode_reason": source.mode_reason, "subject": source.subject, "stack_line": source.entry.line}
 
 
 def _action_json(a: LayerAction) -> dict:
@@ -81,6 +104,8 @@ def _resolution_status(result: BuildResult) -> list[dict]:
             for t in s.transforms:
                 if t.resolution_id == resolution.id:
                     events.append((t.status, s.step.number, t.reason))
+            if isinstance(s, ReusedStep) and resolution.id in s.trailer_resolutions:
+                events.append(("applied", s.step.number, "applied when this step was built (reused unchanged)"))
         status, step, reason = _summarize(events, resolution, result)
         out.append({"id": resolution.id, "kind": resolution.kind, "tag": resolution.tag, "title": resolution.title,
                     "location": resolution.location, "prs": list(resolution.prs), "status": status,
@@ -107,15 +132,21 @@ def bundle_markdown(result: BuildResult) -> str:
     if plan:
         out.append(f"Branch `{stack.branch}` — base `{plan.upstream.base_name}` at `{plan.base[:12]}` "
                    f"from {plan.upstream.url}.")
-    if result.status == "ok":
+    if result.status == "ok" and result.unchanged:
+        out.append(f"**Status: unchanged** at `{(result.head or '')[:12]}` — nothing moved since it was published "
+                   f"({len(result.reused)} of {len(result.steps)} steps reused); nothing republished.")
+    elif result.status == "ok":
         state = "published" if result.published else "built, not published"
         out.append(f"**Status: {state}** at `{(result.head or '')[:12]}` "
                    f"(previously `{(result.previous_head or 'absent')[:12]}`).")
     else:
         stopped = next((s for s in result.steps if s.status in ("conflict", "verify-failed")), None)
-        where = f" in step #{stopped.step.number}" if stopped else ""
+        where = f" in step {stopped.step.name}" if stopped else ""
         out.append(f"**Status: stopped ({result.status}{where})** — the branch was not moved.")
     out.append("")
+    if result.advance is not None:
+        conflict = str(result.conflict_worktree) if result.conflict_worktree else None
+        out += advance_markdown(result.advance, conflict)
     out += _commits_table(result)
     out += _stopped_section(result)
     out += _fixes_section(result)
@@ -135,7 +166,7 @@ def _commits_table(result: BuildResult) -> list[str]:
                    f"`{step.fork[:12]}` | {step.behind} | {', '.join(s.resolutions_applied) or '—'} |")
     if result.plan:
         for step in result.plan.steps[len(result.steps):]:
-            out.append(f"| – | {step.label} | not reached | — | `{step.head[:12]}` | `{step.fork[:12]}` | "
+            out.append(f"| – | {step.label} | not reached | — | `{step.head[:12] or '—'}` | `{step.fork[:12] or '—'}` | "
                        f"{step.behind} | — |")
     warnings = [w for s in result.steps for w in s.step.warnings]
     out.append("")
@@ -168,28 +199,33 @@ def _fixes_section(result: BuildResult) -> list[str]:
 
 
 def _automatic_section(result: BuildResult) -> list[str]:
-    actions = [(s.step.number, a) for s in result.steps for f in s.files for a in f.actions
+    actions = [(s.step.name, a) for s in result.steps for f in s.files for a in f.actions
                if a.layer in ("structural", "recorded", "git")]
-    already = [s for s in result.steps if s.status == "already-applied"]
+    already = [s for s in result.steps if outcome(s) == "already-applied"]
     if not actions and not already:
         return []
     out = ["## Resolved automatically", ""]
-    counts: dict[tuple[int, str], int] = {}
+    counts: dict[tuple[float, str, str], int] = {}
     for s in result.steps:
         for f in s.files:
             for a in f.actions:
-                counts[(s.step.number, a.layer)] = counts.get((s.step.number, a.layer), 0) + max(1, len(a.hunks))
+                key = (s.step.number or float("inf"), s.step.name, a.layer)  # PRs by number, patches last
+                counts[key] = counts.get(key, 0) + max(1, len(a.hunks))
     if counts:
         out += ["| step | layer | hunks |", "|---|---|---|"]
-        out += [f"| #{n} | {layer} | {c} |" for (n, layer), c in sorted(counts.items())]
+        out += [f"| {name} | {layer} | {c} |" for (_, name, layer), c in sorted(counts.items())]
         out.append("")
-    for number, action in actions:
+    for name, action in actions:
         if action.layer == "git":
             continue
-        out.append(f"- #{number} `{action.path}::{action.location}` — {action.layer}: {action.detail}")
+        out.append(f"- {name} `{action.path}::{action.location}` — {action.layer}: {action.detail}")
         if action.hunks:
             out += _before_after(action)
     for s in already:
+        if s.step.patch:
+            out.append(f"- {s.step.name} is already in the bundle: its change is there at this step; skipped — "
+                       "it can be dropped.")
+            continue
         out.append(f"- PR {s.step.label} is already applied on this base: its change is in the bundle "
                    f"({'its head is in the base' if s.step.contained else 'the merge changed nothing'}); skipped.")
     out.append("")
@@ -210,9 +246,13 @@ def _before_after(action: LayerAction) -> list[str]:
 def _retire_section(result: BuildResult) -> list[str]:
     statuses = _resolution_status(result)
     satisfied = [r for r in statuses if r["status"] == "already satisfied"]
-    if not satisfied and not result.stale_recordings:
+    droppable = [s.step.patch for s in result.steps if s.step.patch and s.status == "already-applied"]
+    if not satisfied and not result.stale_recordings and not droppable:
         return []
     out = ["## Can be retired", ""]
+    for patch in droppable:
+        out.append(f"- patch `{patch.name}` ({result.stack.path.name}:{patch.entry.line}): already in the bundle — "
+                   "can be dropped")
     for r in satisfied:
         out.append(f"- resolution `{r['id']}` ({r['title']}): already satisfied — {r['reason']}")
     for rec in result.stale_recordings:
@@ -226,7 +266,7 @@ def _stopped_section(result: BuildResult) -> list[str]:
     out: list[str] = []
     for s in result.steps:
         if s.status == "conflict":
-            out += [f"## Unresolved conflicts in step #{s.step.number}", ""]
+            out += [f"## Unresolved conflicts in step {s.step.name}", ""]
             if result.conflict_worktree:
                 out += [f"The conflicted files are materialized with markers in `{result.conflict_worktree}`. "
                         "Resolve them there and run `stacker resolve`.", ""]
@@ -242,10 +282,10 @@ def _stopped_section(result: BuildResult) -> list[str]:
                         f"`{b.sha[:12]}` {b.subject}" for b in u.other_side))
                     out.append("")
                 if u.hunk:
-                    out += _sides(u.hunk.ours, "bundle"), _sides(u.hunk.theirs, f"#{u.pr}")
+                    out += _sides(u.hunk.ours, "bundle"), _sides(u.hunk.theirs, s.step.name)
                     out.append("")
         if s.status == "verify-failed":
-            out += [f"## Verification failed in step #{s.step.number}", ""]
+            out += [f"## Verification failed in step {s.step.name}", ""]
             out += [f"- `{f}`" for f in s.findings]
             layers = sorted({f"{a.layer}" + (f" ({a.resolution_id})" if a.resolution_id else "")
                              for fm in s.files for a in fm.actions})
@@ -266,10 +306,16 @@ def _verify_section(result: BuildResult) -> list[str]:
     for v in result.verify:
         detail = v.result.summary().replace("|", "\\|")
         if v.first_failing_step:
-            detail += f" (first fails at step #{v.first_failing_step})"
-        out.append(f"| {v.result.name} | {'ok' if v.result.ok else 'FAILED'} | {v.result.seconds} | {detail} |")
+            detail += f" (first fails at step {step_ref(v.first_failing_step)})"
+        state = "ok (cached)" if v.cached else "ok" if v.result.ok else "FAILED"
+        out.append(f"| {v.result.name} | {state} | {v.result.seconds} | {detail} |")
     out.append("")
     return out
+
+
+def step_ref(number_or_patch: int | str) -> str:
+    """A step as `VerifyOutcome.first_failing_step` names it: a PR number, or a patch file."""
+    return f"#{number_or_patch}" if isinstance(number_or_patch, int) else f"patch {number_or_patch}"
 
 
 def write_reports(result: BuildResult) -> tuple[Path, Path]:

@@ -31,7 +31,8 @@ def resolve_commit(repo: Path, rev: str) -> tuple[str, str]:
     """(commit sha, tree sha) of `rev` in `repo`, or a one-line error naming the ref."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", f"{rev}^{{tree}}"],
+            # not --verify: it takes exactly one revision and would fail on these two
+            ["git", "-C", str(repo), "rev-parse", f"{rev}^{{commit}}", f"{rev}^{{tree}}"],
             check=True, capture_output=True, text=True,
         ).stdout.split()
     except subprocess.CalledProcessError:

@@ -50,8 +50,9 @@ class Upstream:
         else:
             git(self.path, "read-tree", "--empty", env=env)
         for name, text in files.items():
-            if text is None:
-                git(self.path, "update-index", "--force-remove", name, env=env)
+            if text is None:  # (--force-remove needs a work tree; --index-info with mode 0 does not)
+                subprocess.run(["git", "update-index", "--index-info"], cwd=self.path, env={**os.environ, **env},
+                               input=f"0 {'0' * 40}\t{name}\n", text=True, check=True)
                 continue
             blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=self.path, input=text,
                                   capture_output=True, text=True, check=True).stdout.strip()

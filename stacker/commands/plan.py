@@ -39,15 +39,23 @@ def to_json(view: PlanView) -> dict:
         "target": {"name": plan.upstream.target_name, "sha": plan.upstream.target},
         "upstream": plan.upstream.url,
         "steps": [{
-            "number": s.number, "title": s.pr.title, "head": s.head, "fork": s.fork, "stacked_on": s.stacked_on,
+            "number": s.number, "title": s.pr.title if s.pr else s.patch.subject, "head": s.head or None,
+            "fork": s.fork or None, "stacked_on": s.stacked_on,
             "includes": [{"number": i.number, "head": i.head, "listed": i.listed} for i in s.includes],
             "commits": s.commits, "behind": s.behind, "contained_in_base": s.contained,
-            "files": sorted(view.changes[s.number].files), "added": view.changes[s.number].added,
-            "removed": view.changes[s.number].removed, "warnings": list(s.warnings),
-            "upstream_overlap": _overlap_json(view.upstream_overlaps[s.number]),
+            "files": sorted(view.change(s).files), "added": view.change(s).added,
+            "removed": view.change(s).removed, "warnings": list(s.warnings),
+            "upstream_overlap": _overlap_json(view.upstream_overlap(s)),
+            "kind": "patch" if s.patch else "pr",
+            "patch": _patch_json(s) if s.patch else None,
         } for s in plan.steps],
         "overlaps": [_overlap_json(o) for o in view.overlaps],
     }
+
+
+def _patch_json(s) -> dict:
+    return {"file": s.patch.name, "sha256": s.patch.patch.sha256, "after": s.patch.after, "mode": s.patch.mode,
+            "mode_reason": s.patch.mode_reason, "format": s.patch.patch.kind, "stack_line": s.patch.entry.line}
 
 
 def _overlap_json(o):
@@ -63,7 +71,12 @@ def show(view: PlanView) -> None:
     for column in ("step", "PR", "head", "fork", "commits", "files", "+/-", "behind base", "notes"):
         table.add_column(column)
     for i, s in enumerate(plan.steps, 1):
-        change = view.changes[s.number]
+        change = view.change(s)
+        if s.patch:
+            after = f"after #{s.patch.after}" if s.patch.after else "after the last PR"
+            table.add_row(str(i), s.label, "—", "—", "1", str(len(change.files)),
+                          f"+{change.added}/-{change.removed}", "—", f"patch, {after}; {s.patch.mode_reason}")
+            continue
         notes = []
         for inc in s.includes:
             notes.append(f"includes #{inc.number} ({'listed' if inc.listed else 'detected'})")
@@ -91,14 +104,14 @@ def show(view: PlanView) -> None:
                 continue
             o = pairs.get((s.label, other.label)) or pairs.get((other.label, s.label))
             row.append(_cell(o))
-        row.append(_cell(view.upstream_overlaps[s.number]))
+        row.append(_cell(view.upstream_overlap(s)) if s.pr else "n/a")
         matrix.add_row(*row)
     console.print(matrix)
     for o in view.overlaps:
         if o.colliding:
             console.print(f"  likely conflict: {o.a} × {o.b} in {', '.join(o.colliding)}")
     for s in plan.steps:
-        o = view.upstream_overlaps[s.number]
+        o = view.upstream_overlap(s)
         if o and o.colliding:
             console.print(f"  likely conflict: {s.label} × base ({s.behind} commits since its fork) in "
                           f"{', '.join(o.colliding)}")
