@@ -25,15 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from stacker.child_env import scrubbed_environment
 from stacker.compile_cache import CompileCache, cache_key, file_digest
 from stacker.compile_plan import ARTIFACTS, CompileJob, CompilePlan, load_plan
 from stacker.compile_result import FAILED, OK, SKIPPED, CompileResult
 from stacker.compile_tree import TreeSource, from_directory, from_git
 from stacker.cubin import find_cuobjdump, read_cubin
 
-# The only variables of stacker's own environment a worker sees: enough to find programs, a home
-# and a temp dir, and a locale. Tokens, credentials and the user's compiler settings stay behind.
-PASSED_THROUGH = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME")
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -92,13 +90,18 @@ def run_plan(plan: CompilePlan, source: TreeSource, options: RunOptions,
 
 
 def worker_environment(job: CompileJob, tree: Path, artifacts: Path, pycache: Path | None) -> dict[str, str]:
-    env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
-    env.update({name: value.replace(ARTIFACTS, str(artifacts)) for name, value in job.env.items()})
-    env["PYTHONPATH"] = str(tree)
-    env["PYTHONNOUSERSITE"] = "1"
+    """stacker's allow-list (`stacker.child_env`: no tokens, none of the user's compiler settings such
+    as a stray CUTE_DSL_ARCH) plus the job's own variables, set on purpose.
+
+    PYTHONPATH is the tree alone: what compiles must be the tree and the interpreter's installed
+    packages, whose versions key the cache; a package reached through the caller's PYTHONPATH would
+    not be in the key."""
+    job_env = {name: value.replace(ARTIFACTS, str(artifacts)) for name, value in job.env.items()}
+    extra = {"PYTHONNOUSERSITE": "1"}
     if pycache is not None:
-        env["PYTHONPYCACHEPREFIX"] = str(pycache)  # keep byte-code out of the tree being compiled
-    return env
+        extra["PYTHONPYCACHEPREFIX"] = str(pycache)  # keep byte-code out of the tree being compiled
+    return scrubbed_environment(os.environ, python_path=[str(tree)], keep_parent_python_path=False,
+                                set_vars={**job_env, **extra})
 
 
 def run_job(job: CompileJob, worker: Path, tree: Path, artifacts: Path, cuobjdump: Path,

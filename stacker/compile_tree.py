@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from stacker.errors import ConfigError, GitError
+from stacker.source import export_tree, resolve_commit
 from stacker.treehash import IGNORED_NAMES, blob_id, tree_id
 
 
@@ -54,7 +53,7 @@ def from_git(repo: Path, rev: str, export_paths: tuple[str, ...], fallbacks: tup
         trees[path] = result.stdout.strip()
 
     def write(dest: Path) -> None:
-        _archive(repo, commit, dest, export_paths)
+        export_tree(repo, commit, dest, export_paths)
 
     return TreeSource(
         description=f"{rev} ({commit[:8]})" if not commit.startswith(rev) else commit[:8],
@@ -87,28 +86,14 @@ def from_directory(root: Path, export_paths: tuple[str, ...]) -> TreeSource:
     return TreeSource(description=str(root), trees=trees, commit=None, write=write)
 
 
-def _file_id(path: Path) -> str:
-    return blob_id(path.read_bytes())
-
-
-# stacker.source.resolve_commit (and so export_tree) passes two revisions to one
-# `git rev-parse --verify`, which git refuses ("Needed a single revision") for every ref; until that
-# is fixed these two do the same job here.
-def _resolve(repo: Path, rev: str, fallbacks: tuple[str, ...] = ()) -> str:
+def _resolve(repo: Path, rev: str, fallbacks: tuple[str, ...]) -> str:
     for candidate in (rev, *(prefix + rev for prefix in fallbacks)):
-        result = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet",
-                                 f"{candidate}^{{commit}}"], capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout.strip()
+        try:
+            return resolve_commit(repo, candidate)[0]
+        except GitError:
+            continue
     raise GitError(f"{repo}: no commit named '{rev}'")
 
 
-def _archive(repo: Path, commit: str, dest: Path, paths: tuple[str, ...]) -> None:
-    with tempfile.TemporaryFile() as archive:
-        result = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit, "--", *paths],
-                                stdout=archive, stderr=subprocess.PIPE)
-        if result.returncode != 0:
-            raise GitError(f"{repo}: git archive {commit[:8]} failed: {result.stderr.decode().strip()}")
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(dest, filter="data")
+def _file_id(path: Path) -> str:
+    return blob_id(path.read_bytes())
