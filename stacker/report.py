@@ -38,7 +38,8 @@ def bundle_json(result: BuildResult) -> dict:
         "resolutions": _resolution_status(result),
         "stale_recordings": [{"key": r.key, "path": r.path, "qualname": r.qualname} for r in result.stale_recordings],
         "verify": [{"name": v.result.name, "ok": v.result.ok, "seconds": v.result.seconds,
-                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step, "cached": v.cached}
+                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step,
+                    "first_failing_resolutions": v.first_failing_resolutions, "cached": v.cached}
                    for v in result.verify],
         "unchanged": result.unchanged,
         "reused": [s.step.number for s in result.reused],
@@ -306,7 +307,11 @@ def _verify_section(result: BuildResult) -> list[str]:
     for v in result.verify:
         detail = v.result.summary().replace("|", "\\|")
         if v.first_failing_step:
-            detail += f" (first fails at step {step_ref(v.first_failing_step)})"
+            detail += f" (first fails at step {step_ref(v.first_failing_step)}"
+            if v.first_failing_resolutions:
+                detail += ", where resolutions " + ", ".join(f"`{r}`" for r in v.first_failing_resolutions)
+                detail += " were applied"
+            detail += ")"
         state = "ok (cached)" if v.cached else "ok" if v.result.ok else "FAILED"
         out.append(f"| {v.result.name} | {state} | {v.result.seconds} | {detail} |")
     out.append("")
