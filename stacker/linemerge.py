@@ -91,8 +91,9 @@ class MergedText:
         spans = self.line_spans(side)
         return [(i, spans[i]) for i, s in enumerate(self.segments) if isinstance(s, Conflict)]
 
-    def render(self, labels: Labels = Labels(), marker_size: int | None = None) -> str:
-        """The file as git writes it: diff3 conflict markers around every conflict."""
+    def render(self, labels: Labels = Labels(), marker_size: int | None = None, diff3: bool = True) -> str:
+        """The file as git writes it: conflict markers around every conflict (with the base
+        section in diff3 style, without it in git's default "merge" style)."""
         size = marker_size or marker_size_for(*self.views())
         out = []
         for segment in self.segments:
@@ -100,7 +101,8 @@ class MergedText:
                 out.append(segment.text)
                 continue
             out.append(f"{'<' * size} {labels.ours}\n{_terminated(segment.ours)}")
-            out.append(f"{'|' * size} {labels.base}\n{_terminated(segment.base)}")
+            if diff3:
+                out.append(f"{'|' * size} {labels.base}\n{_terminated(segment.base)}")
             out.append(f"{'=' * size}\n{_terminated(segment.theirs)}")
             out.append(f"{'>' * size} {labels.theirs}\n")
         return "".join(out)

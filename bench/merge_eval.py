@@ -1,0 +1,281 @@
+"""Score the merge chain on real merge history: how often does it resolve what git leaves conflicted
+exactly as the humans did, and how often is it clean but wrong?
+
+    python bench/merge_eval.py REPO [--max-merges N] [--json OUT] [--dump DIR]
+
+For each of the last N merge commits of REPO (two parents, one merge base), `git merge-tree
+--write-tree` says which files git's merge leaves conflicted. Every conflicted `.py` file with all
+three versions is run through the same chain as `stacker merge-file` (git's line merge, then the
+structural layer) on (merge base, parent 1, parent 2), and the result is compared with the file in
+the merge commit:
+
+- identical: the same text;
+- same AST: parses to the same `ast.dump` (formatting or comments differ);
+- unresolved: conflict markers left (a human is asked, as with git alone);
+- wrong but clean: no markers, parses, differs from the human's result;
+- broken: no markers but does not parse (while the human's result does): must never happen.
+
+A benchmark, not a test: it reads a repository and prints a rich table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from stacker.mergedriver import merge_versions
+from stacker.structural import merge_python
+
+CATEGORIES = ("identical", "same AST", "unresolved", "wrong but clean", "broken")
+
+
+@dataclass
+class FileResult:
+    merge: str
+    path: str
+    category: str
+    seconds: float
+    resolved_by: str  # "structural", "git" (the line merge alone), or "" when unresolved
+    conflicts_before: int
+    conflicts_after: int
+    merges: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # why the structural layer left conflicts
+    # Where both sides inserted at one place, the merge puts ours first; merging with the sides
+    # swapped shows whether it decided an order, and which order the human chose.
+    order: str = ""  # "" (no order decided), "ours first", "theirs first", "other"
+
+
+@dataclass
+class RepoScore:
+    repo: str
+    head: str
+    merges_scanned: int = 0
+    merges_conflicted: int = 0  # merges git leaves with at least one conflicted .py file
+    skipped: Counter = field(default_factory=Counter)
+    files: list[FileResult] = field(default_factory=list)
+
+    def counts(self) -> Counter:
+        return Counter(f.category for f in self.files)
+
+
+class Blobs:
+    """`git cat-file --batch` over one repository: blob texts by name (`oid` or `rev:path`)."""
+
+    def __init__(self, repo: Path) -> None:
+        self.process = subprocess.Popen(["git", "-C", str(repo), "cat-file", "--batch"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def read(self, name: str) -> str | None:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(name.encode() + b"\n")
+        self.process.stdin.flush()
+        header = self.process.stdout.readline().split()
+        if len(header) < 3 or header[1] != b"blob":
+            return None
+        data = self.process.stdout.read(int(header[2]))
+        self.process.stdout.read(1)
+        return data.decode("utf-8", "surrogateescape")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait()
+
+
+def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=check)
+
+
+def conflicted_files(repo: Path, first: str, second: str) -> dict[str, dict[int, str]] | None:
+    """Path -> {stage: blob} for every file `git merge-tree` leaves conflicted; None on failure."""
+    result = git(repo, "merge-tree", "--write-tree", "-z", "--no-messages", first, second, check=False)
+    if result.returncode not in (0, 1):
+        return None
+    if result.returncode == 0:
+        return {}
+    entries = result.stdout.split(b"\0")[1:]
+    files: dict[str, dict[int, str]] = {}
+    for entry in entries:
+        if not entry:
+            break
+        meta, _, path = entry.partition(b"\t")
+        _mode, oid, stage = meta.split()
+        files.setdefault(path.decode("utf-8", "surrogateescape"), {})[int(stage)] = oid.decode()
+    return files
+
+
+def classify(result_text: str | None, human: str) -> str:
+    """The category of a merge result against the human's, `None` meaning conflicts were left."""
+    if result_text is None:
+        return "unresolved"
+    if result_text == human:
+        return "identical"
+    ours, theirs = _dump(result_text), _dump(human)
+    if ours is None:
+        return "broken" if theirs is not None else "wrong but clean"
+    return "same AST" if ours == theirs else "wrong but clean"
+
+
+def _dump(text: str) -> str | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return ast.dump(ast.parse(text))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
+def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bool = False,
+             strict: bool = False) -> RepoScore:
+    head = git(repo, "rev-parse", "HEAD").stdout.decode().strip()
+    score = RepoScore(repo=str(repo), head=head)
+    merges = git(repo, "rev-list", "--merges", f"--max-count={max_merges}", "HEAD").stdout.decode().split()
+    blobs = Blobs(repo)
+    try:
+        for n, merge in enumerate(merges):
+            if progress and n % 100 == 0:
+                print(f"  {repo.name}: {n}/{len(merges)} merges, {len(score.files)} files", file=sys.stderr)
+            score.merges_scanned += 1
+            parents = git(repo, "rev-list", "--parents", "-n1", merge).stdout.decode().split()[1:]
+            if len(parents) != 2:
+                score.skipped["octopus merge"] += 1
+                continue
+            bases = git(repo, "merge-base", "--all", *parents, check=False).stdout.decode().split()
+            if len(bases) != 1:
+                score.skipped["several merge bases" if bases else "no merge base"] += 1
+                continue
+            files = conflicted_files(repo, *parents)
+            if files is None:
+                score.skipped["merge-tree failed"] += 1
+                continue
+            python = {p: stages for p, stages in files.items() if p.endswith(".py")}
+            if not python:
+                continue
+            score.merges_conflicted += 1
+            for path, stages in sorted(python.items()):
+                if set(stages) != {1, 2, 3}:
+                    score.skipped["file: added, deleted or renamed on one side"] += 1
+                    continue
+                texts = [blobs.read(stages[s]) for s in (1, 2, 3)]
+                human = blobs.read(f"{merge}:{path}")
+                if any(t is None for t in texts):
+                    score.skipped["file: blob missing from the snapshot"] += 1
+                    continue
+                if human is None:
+                    score.skipped["file: not in the merge commit (deleted or moved)"] += 1
+                    continue
+                base, ours, theirs = texts
+                start = time.perf_counter()
+                merged = merge_versions(base, ours, theirs, path, stack_order=not strict).merge  # as the driver
+                seconds = time.perf_counter() - start
+                text = merged.text if merged.is_clean else None
+                category = classify(text, human)
+                structural = [a for a in merged.actions if a.layer == "structural"]
+                resolved_by = ("structural" if structural else "git") if merged.is_clean else ""
+                refusals, order = [], ""
+                if not merged.is_clean:  # diagnostics, not timed
+                    refusals = [f"{r.node}: {r.reason}"
+                                for r in merge_python(base, ours, theirs, path, stack_order=not strict).refusals]
+                elif structural and not strict:
+                    order = _order_decided(path, base, ours, theirs, text, human)
+                score.files.append(FileResult(
+                    merge=merge, path=path, category=category, seconds=seconds, resolved_by=resolved_by,
+                    conflicts_before=merged.initial_conflicts, conflicts_after=len(merged.merged.conflicts),
+                    merges=[f"{a.location}: {a.detail}" for a in structural], refusals=refusals, order=order,
+                ))
+                if dump is not None and category not in ("unresolved", "identical"):
+                    _dump_case(dump, repo, merge, path, base, ours, theirs, human, text or "")
+    finally:
+        blobs.close()
+    return score
+
+
+def _order_decided(path: str, base: str, ours: str, theirs: str, text: str, human: str) -> str:
+    swapped = merge_versions(base, theirs, ours, path).merge
+    if not swapped.is_clean or swapped.text == text:
+        return ""
+    if classify(text, human) in ("identical", "same AST"):
+        return "ours first"
+    if classify(swapped.text, human) in ("identical", "same AST"):
+        return "theirs first"
+    return "other"
+
+
+def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> None:
+    folder = dump / repo.name / f"{merge[:10]}-{path.replace('/', '__')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in zip(("base", "ours", "theirs", "human", "result"), texts, strict=True):
+        (folder / f"{name}.py").write_text(text, encoding="utf-8", errors="surrogateescape")
+
+
+def table(score: RepoScore) -> Table:
+    counts = score.counts()
+    total = len(score.files)
+    times = sorted(f.seconds for f in score.files)
+    title = (f"{Path(score.repo).name} @ {score.head[:12]}: {score.merges_scanned} merges scanned, "
+             f"{score.merges_conflicted} with .py conflicts, {total} conflicted .py files")
+    out = Table(title=title, title_justify="left")
+    out.add_column("result")
+    out.add_column("files", justify="right")
+    out.add_column("%", justify="right")
+    for category in CATEGORIES:
+        n = counts.get(category, 0)
+        out.add_row(category, str(n), f"{100 * n / total:.1f}" if total else "-")
+    structural = sum(1 for f in score.files if f.resolved_by == "structural")
+    out.add_row("(resolved by the structural layer)", str(structural),
+                f"{100 * structural / total:.1f}" if total else "-")
+    orders = Counter(f.order for f in score.files if f.order)
+    if orders:
+        out.add_row("(order of both sides' insertions: human put ours / theirs first / other)",
+                    f"{orders['ours first']} / {orders['theirs first']} / {orders['other']}", "")
+    if times:
+        out.add_row("time per file: median / p95", f"{1000 * statistics.median(times):.0f} ms",
+                    f"{1000 * times[min(len(times) - 1, int(0.95 * len(times)))]:.0f} ms")
+    for reason, n in sorted(score.skipped.items()):
+        out.add_row(f"skipped: {reason}", str(n), "")
+    return out
+
+
+def to_json(score: RepoScore) -> dict:
+    return {
+        "repo": score.repo, "head": score.head, "merges_scanned": score.merges_scanned,
+        "merges_conflicted": score.merges_conflicted, "skipped": dict(score.skipped),
+        "counts": dict(score.counts()), "files": [asdict(f) for f in score.files],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("repos", nargs="+", type=Path, help="local git repositories (bare is fine)")
+    parser.add_argument("--max-merges", type=int, default=1000)
+    parser.add_argument("--json", type=Path, help="write every file's result here")
+    parser.add_argument("--dump", type=Path, help="write the inputs and results of non-identical clean merges here")
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="the driver's --strict: no order chosen between "
+                        "both sides' insertions")
+    args = parser.parse_args(argv)
+    console = Console()
+    scores = []
+    for repo in args.repos:
+        score = evaluate(repo, args.max_merges, args.dump, args.progress, args.strict)
+        scores.append(score)
+        console.print(table(score))
+    if args.json:
+        args.json.write_text(json.dumps([to_json(s) for s in scores], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

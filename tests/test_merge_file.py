@@ -1,0 +1,183 @@
+"""`stacker merge-file`: exit codes, fallbacks, and the git merge driver in a real `git merge`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import stacker
+
+BASE = """\
+def forward(q, k, stream):
+    scale = 1.0
+    kernel(q, k).launch(
+        grid=grid,
+        stream=stream,
+    )
+    return scale
+"""
+
+
+def version(kwarg: str = "", scale: str = "1.0") -> str:
+    text = BASE.replace("    scale = 1.0\n", f"    scale = {scale}\n")
+    return text.replace("        grid=grid,\n", f"        grid=grid,\n{kwarg}")
+
+
+def write(folder: Path, **files: str) -> dict[str, Path]:
+    paths = {}
+    for name, text in files.items():
+        path = folder / f"{name}.py"
+        path.write_text(text)
+        paths[name] = path
+    return paths
+
+
+def test_clean_merge_writes_ours_and_exits_0(tmp_path, run_cli):
+    p = write(tmp_path, base=BASE, ours=version("        smem=4096,\n"), theirs=version("        cluster=2,\n"))
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "attn.py")
+    assert code == 0
+    assert p["ours"].read_text() == version("        smem=4096,\n        cluster=2,\n")
+    assert "call-arguments" in err  # what was merged structurally, on stderr
+
+
+def test_conflict_left_exits_1_with_markers_of_the_given_size(tmp_path, run_cli):
+    p = write(tmp_path, base=BASE, ours=version(scale="2.0"), theirs=version(scale="3.0"))
+    out_file = tmp_path / "out.py"
+    code, _, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "attn.py",
+                         "--marker-size", "10", "-o", str(out_file), "--diff3", "-L", "HEAD", "-L", "base",
+                         "-L", "feature")
+    assert code == 1
+    text = out_file.read_text()
+    assert "<" * 10 + " HEAD\n    scale = 2.0\n" + "|" * 10 + " base\n    scale = 1.0\n" + "=" * 10 in text
+    assert ">" * 10 + " feature\n" in text
+    assert p["ours"].read_text() == version(scale="2.0")  # -o leaves OURS alone
+
+
+def test_no_diff3_leaves_out_the_base_section(tmp_path, run_cli):
+    p = write(tmp_path, base=BASE, ours=version(scale="2.0"), theirs=version(scale="3.0"))
+    code, out, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--no-diff3", "-o", "-")
+    assert code == 1
+    assert "|||||||" not in out and "<<<<<<< ours\n    scale = 2.0\n=======\n    scale = 3.0\n>>>>>>> theirs\n" in out
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, run_cli):
+    p = write(tmp_path, base=BASE, ours=BASE)
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(tmp_path / "missing.py"))
+    assert code == 2
+    assert err.strip().count("\n") == 0 and "missing.py: no such file" in err
+    binary = tmp_path / "blob.py"
+    binary.write_bytes(b"\x00\x01")
+    code, _, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(binary))
+    assert code == 2 and "binary" in err
+    code, _, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["ours"]), "--marker-size", "0")
+    assert code == 2
+
+
+def _git_merge_file(tmp_path: Path, base: str, ours: str, theirs: str) -> str:
+    for name, text in (("g_base", base), ("g_ours", ours), ("g_theirs", theirs)):
+        (tmp_path / name).write_text(text)
+    return subprocess.run(["git", "merge-file", "-p", "--diff3", "-L", "ours", "-L", "base", "-L", "theirs",
+                           str(tmp_path / "g_ours"), str(tmp_path / "g_base"), str(tmp_path / "g_theirs")],
+                          capture_output=True, text=True).stdout
+
+
+def test_non_python_file_gets_exactly_the_line_merge(tmp_path, run_cli):
+    base, ours, theirs = BASE, version("        smem=4096,\n"), version("        cluster=2,\n")
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)
+    code, out, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "notes.txt",
+                           "--diff3", "-o", "-")
+    assert code == 1
+    assert out == _git_merge_file(tmp_path, base, ours, theirs)
+
+
+def test_a_side_that_does_not_parse_gets_the_line_merge(tmp_path, run_cli):
+    base, ours = BASE, version("        smem=4096,\n")
+    theirs = version("        cluster=2,\n").replace("return scale", "return (scale")
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)
+    code, out, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--diff3", "-o", "-")
+    assert code == 1
+    assert out == _git_merge_file(tmp_path, base, ours, theirs)
+
+
+def test_strict_leaves_an_order_choice_to_a_human(tmp_path, run_cli):
+    p = write(tmp_path, base=BASE, ours=version("        smem=4096,\n"), theirs=version("        cluster=2,\n"))
+    code, _, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--strict")
+    assert code == 1
+
+
+# -- the driver in a real `git merge` ----------------------------------------------------------
+
+def git(repo: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=env)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)}: {done.stderr}")
+    return done
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> tuple[Path, dict]:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    root = str(Path(stacker.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+           "GIT_AUTHOR_NAME": "A", "GIT_AUTHOR_EMAIL": "a@example.com", "GIT_COMMITTER_NAME": "A",
+           "GIT_COMMITTER_EMAIL": "a@example.com", "LC_ALL": "C"}
+    git(repo, "init", "-q", "-b", "main", env=env)
+    driver = f"{sys.executable} -m stacker merge-file %O %A %B --path %P --marker-size %L"
+    git(repo, "config", "merge.stacker.name", "stacker structural merge", env=env)
+    git(repo, "config", "merge.stacker.driver", driver, env=env)
+    (repo / ".gitattributes").write_text("*.py merge=stacker\n")
+    return repo, env
+
+
+def _commit(repo: Path, env: dict, branch: str, text: str, message: str) -> None:
+    if git(repo, "rev-parse", "--verify", "-q", "HEAD", env=env, check=False).returncode == 0:
+        git(repo, "checkout", "-q", branch, env=env)
+    (repo / "attn.py").write_text(text)
+    git(repo, "add", "-A", env=env)
+    git(repo, "commit", "-q", "-m", message, env=env)
+
+
+def test_git_merge_resolves_what_the_structural_layer_can(repo):
+    repo, env = repo
+    _commit(repo, env, "main", BASE, "base")
+    git(repo, "branch", "feature", env=env)
+    _commit(repo, env, "main", version("        smem=4096,\n"), "ours: smem")
+    _commit(repo, env, "feature", version("        cluster=2,\n"), "theirs: cluster")
+    git(repo, "checkout", "-q", "main", env=env)
+    done = git(repo, "merge", "-q", "--no-edit", "feature", env=env, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (repo / "attn.py").read_text() == version("        smem=4096,\n        cluster=2,\n")
+
+
+def test_git_merge_reports_the_conflict_the_layer_leaves(repo):
+    repo, env = repo
+    _commit(repo, env, "main", BASE, "base")
+    git(repo, "branch", "feature", env=env)
+    _commit(repo, env, "main", version("        smem=4096,\n", scale="2.0"), "ours")
+    _commit(repo, env, "feature", version("        cluster=2,\n", scale="3.0"), "theirs")
+    git(repo, "checkout", "-q", "main", env=env)
+    done = git(repo, "merge", "--no-edit", "feature", env=env, check=False)
+    assert done.returncode != 0
+    assert "CONFLICT" in done.stdout and "attn.py" in done.stdout
+    text = (repo / "attn.py").read_text()
+    assert "<<<<<<<" in text and "    scale = 2.0\n" in text and "    scale = 3.0\n" in text
+    # The launch kwargs were merged; only the scale line is left to a human.
+    assert "        smem=4096,\n        cluster=2,\n" in text
+    assert text.count("<<<<<<<") == 1
+    assert git(repo, "diff", "--name-only", "--diff-filter=U", env=env).stdout.split() == ["attn.py"]
+
+
+def test_clean_line_merge_that_does_not_compile_becomes_a_conflict(tmp_path, run_cli):
+    # Both sides add the same keyword on different lines: git merges cleanly, Python refuses
+    # `launch(beta=1, alpha=1, beta=1)`. The driver does not pass that on.
+    base = "launch(\n    alpha=1,\n)\n"
+    p = write(tmp_path, base=base, ours="launch(\n    beta=1,\n    alpha=1,\n)\n",
+              theirs="launch(\n    alpha=1,\n    beta=1,\n)\n")
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "-o", "-")
+    assert code == 1
+    assert out.startswith("launch(\n<<<<<<< ours\n") and "does not compile" in err
