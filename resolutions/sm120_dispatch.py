@@ -243,7 +243,7 @@ def _kwarg_apply(cls: str, name: str, value: str | None, *, after: str | None = 
     def apply(branch: Branch) -> Branch:
         for call in branch.calls(cls):
             if value is None:
-                new = remove_keyword(call, name)
+                new = _without_keyword(call, name)
             else:
                 new = with_keyword(call, name, value, after=after)
                 if note:
@@ -255,15 +255,19 @@ def _kwarg_apply(cls: str, name: str, value: str | None, *, after: str | None = 
 
 def _annotate(call: cst.Call, name: str, note: tuple[str, ...]) -> cst.Call:
     """Comment lines above keyword `name` (one-per-line calls only; a call on one line stays as it is)."""
-    items = listed(call.args)
-    lines = comment_lines(call.args, *note)
     if not any(isinstance(a.comma, cst.Comma) and isinstance(a.comma.whitespace_after, cst.ParenthesizedWhitespace)
                for a in call.args):
         return call
-    out = [Listed(i.node, i.comments + lines) if i.node.keyword is not None and i.node.keyword.value == name
-           and not any(c.comment and c.comment.value == lines[0].comment.value for c in i.comments) else i
-           for i in items]
-    return call.with_changes(args=relist(call.args, out))
+    lines = comment_lines(call.args, *note)
+    items = [Listed(i.node, i.comments + lines) if i.node.keyword is not None and i.node.keyword.value == name else i
+             for i in listed(call.args)]
+    return call.with_changes(args=relist(call.args, items))
+
+
+def _without_keyword(call: cst.Call, name: str) -> cst.Call:
+    """`call` without keyword `name`, and without the comment lines that stood above it."""
+    items = [i for i in listed(call.args) if i.node.keyword is None or i.node.keyword.value != name]
+    return call.with_changes(args=relist(call.args, items))
 
 
 TMA, CPASYNC = sm120.TMA_CLASS, sm120.CPASYNC_CLASS
