@@ -145,7 +145,7 @@ class TransformRecord:
 def run_transforms(resolutions: list[Resolution], present_prs: set[int],
                    loader: Callable[[str], str | None]) -> tuple[dict[str, str], list[TransformRecord]]:
     """Run every transform whose PRs are all present; returns (edited files, records)."""
-    tree = SourceTree(files={}, loader=loader)
+    tree = SourceTree(files={}, loader=loader, prs=frozenset(present_prs))
     records: list[TransformRecord] = []
     for resolution in resolutions:
         if not resolution.has_transform():

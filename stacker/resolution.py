@@ -77,6 +77,9 @@ class SourceTree:
     files: dict[str, str | None]  # path -> text (None: absent), filled lazily by the engine
     loader: object = None  # callable(path) -> str | None
     edits: dict[str, str] = field(default_factory=dict)
+    # The PRs in the bundle once the current step is applied (--assume-present ones included): a
+    # transform whose target depends on which of several PRs are stacked (one clause per PR) reads it.
+    prs: frozenset[int] = frozenset()
 
     def text(self, path: str) -> str | None:
         if path in self.edits:
