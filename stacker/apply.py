@@ -86,15 +86,16 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     merge = repo.merge_trees(fork.tree, tip.tree, head.tree)
     labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of {step.name} {fork.sha[:12]}",
                     theirs=f"{step.name} {head.sha[:12]}")
-    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs), RecordedLayer(ctx.recorded),
-                           EquivalentLayer()]
+    originals: dict[str, FileVersions] = {}
+    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs, originals),
+                           RecordedLayer(ctx.recorded), EquivalentLayer()]
     if ctx.structural is not None:
         layers.append(ctx.structural)
     layers += [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer()]
 
     changes: dict[str, tuple[str, str] | None] = {}
     for path, stages in sorted(merge.conflicted.items()):
-        file_merge = _merge_conflicted(repo, path, stages, layers)
+        file_merge = _merge_conflicted(repo, path, stages, layers, originals)
         if file_merge is None:
             result.unresolved.append(_tree_conflict(repo, tip, step, path, stages, merge))
             continue
@@ -146,8 +147,10 @@ def _superseded(ctx: StepContext, tip: CommitInfo, step: Step) -> TransformRecor
     return None
 
 
-def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[Layer]) -> FileMerge | None:
-    """The chain for a content conflict; None for conflicts the chain cannot see (delete, binary...)."""
+def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[Layer],
+                      originals: dict[str, FileVersions]) -> FileMerge | None:
+    """The chain for a content conflict; None for conflicts the chain cannot see (delete, binary...).
+    Records the file's three versions in `originals` for the layers that rebuild whole definitions."""
     if 2 not in stages or 3 not in stages:
         return None
     if any(s.mode not in _REGULAR for s in stages.values()):
@@ -156,7 +159,8 @@ def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[La
     if any(b"\0" in blob for blob in blobs):
         return None
     base, ours, theirs = (b.decode("utf-8", "surrogateescape") for b in blobs)
-    return merge_file(FileVersions(path, base, ours, theirs), layers)
+    originals[path] = FileVersions(path, base, ours, theirs)
+    return merge_file(originals[path], layers)
 
 
 def _mode_of(repo: Repository, tree: str, path: str) -> str:

@@ -12,15 +12,17 @@ bundle are reused (stacker.reuse); `--advance` assembles on older bases (stacker
 from __future__ import annotations
 
 import hashlib
+import re
+import shlex
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stacker import __version__
 from stacker.apply import StepContext, StepResult, apply_step
 from stacker.codified import load_resolutions
-from stacker.config import Stack
+from stacker.config import Stack, VerifyCommand
 from stacker.conflict_worktree import discard, materialize, save_state
 from stacker.errors import ConfigError, StackerError, UpstreamError
 from stacker.filemerge import Layer
@@ -63,6 +65,7 @@ class VerifyOutcome:
     result: CommandResult
     first_failing_step: int | str | None = None  # PR number (or patch file) whose step first fails the command
     cached: bool = False  # not run: the published bundle, unchanged, passed it (stacker.verified)
+    first_failing_resolutions: list[str] = field(default_factory=list)  # applied in that step
 
 
 @dataclass
@@ -268,7 +271,10 @@ def _run_verify(repo: Repository, stack: Stack, options: BuildOptions, head: str
             continue
         outcome = VerifyOutcome(_verify_at(repo, stack, command, head))
         if not outcome.result.ok:
-            outcome.first_failing_step = _first_failing_step(repo, stack, command, steps)
+            outcome.first_failing_step = _first_failing_step(repo, stack, _bisect_command(command, outcome.result),
+                                                             steps)
+            failing = next((s for s in steps if (s.step.number or s.step.label) == outcome.first_failing_step), None)
+            outcome.first_failing_resolutions = failing.resolutions_applied if failing else []
         outcomes.append(outcome)
     return outcomes
 
@@ -277,6 +283,19 @@ def _verify_at(repo: Repository, stack: Stack, command, commit: str) -> CommandR
     with tempfile.TemporaryDirectory(prefix="stacker-verify-") as tmp:
         export_tree(repo.path, commit, Path(tmp))
         return run_verify_command(command, Path(tmp), stack.path, commit)
+
+
+def _bisect_command(command: VerifyCommand, failed: CommandResult) -> VerifyCommand:
+    """What to run at each step while searching: the entry's cheaper `bisect` command if it has one."""
+    if command.bisect is None:
+        return command
+    line = command.bisect
+    if command.failing is not None:
+        match = re.search(command.failing, failed.output_tail)
+        if match is None:
+            return command
+        line = line.replace("{failing}", shlex.quote(match.group(1)))
+    return replace(command, run=line)
 
 
 def _first_failing_step(repo: Repository, stack: Stack, command, steps: list[StepResult]) -> int | str | None:

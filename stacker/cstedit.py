@@ -8,7 +8,10 @@ readable lines. Everything returns new trees; nothing mutates.
 
 from __future__ import annotations
 
+import ast
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 import libcst.matchers as m
@@ -235,3 +238,90 @@ def statement_code(statement: cst.CSTNode) -> str:
             hasattr(statement, "leading_lines"):
         statement = statement.with_changes(leading_lines=())
     return code(statement).strip()
+
+
+def normalized(node_or_source: cst.CSTNode | str) -> str:
+    """A layout-free form of an expression or statement (`ast.dump`): equal for the same Python
+    whatever the line breaks, parentheses and comments. Sources that do not parse compare as text."""
+    source = node_or_source if isinstance(node_or_source, str) else code(node_or_source)
+    text = textwrap.dedent(source).strip()
+    for candidate, mode in ((f"({text}\n)", "eval"), (text, "exec")):
+        try:
+            return ast.dump(ast.parse(candidate, mode=mode))
+        except SyntaxError:
+            continue
+    return text
+
+
+def same_code(a: cst.CSTNode | str, b: cst.CSTNode | str) -> bool:
+    return normalized(a) == normalized(b)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One element of a comma-separated list (a `Param`, an `Arg`, an `Element`) without its comma,
+    with the comment lines that stand above it: editing a list of these and `relist`-ing it keeps
+    every comment with the element it describes, wherever that element moves."""
+
+    node: cst.CSTNode
+    comments: tuple[cst.EmptyLine, ...] = ()
+
+
+def listed(items: Sequence[cst.CSTNode]) -> list[Listed]:
+    out: list[Listed] = []
+    for i, item in enumerate(items):
+        above = items[i - 1].comma if i > 0 else None
+        comments = ()
+        if isinstance(above, cst.Comma) and isinstance(above.whitespace_after, cst.ParenthesizedWhitespace):
+            comments = tuple(above.whitespace_after.empty_lines)
+        out.append(Listed(item.with_changes(comma=cst.MaybeSentinel.DEFAULT), comments))
+    return out
+
+
+def relist(original: Sequence[cst.CSTNode], elements: Sequence[Listed]) -> list[cst.CSTNode]:
+    """Commas for `elements` laid out like `original`: one per line if it was (the first separator is
+    the template), the original last element's comma (trailing comma, closing newline) at the end."""
+    separator = next((i.comma for i in original[:-1] if isinstance(i.comma, cst.Comma)), None)
+    if separator is None:
+        separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    tail = original[-1].comma if original else cst.MaybeSentinel.DEFAULT
+    out: list[cst.CSTNode] = []
+    for i, element in enumerate(elements):
+        if i == len(elements) - 1:
+            out.append(element.node.with_changes(comma=tail))
+            continue
+        comma = separator
+        below = elements[i + 1].comments
+        if isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+            comma = comma.with_changes(whitespace_after=comma.whitespace_after.with_changes(empty_lines=list(below)))
+        out.append(element.node.with_changes(comma=comma))
+    return out
+
+
+def comment_lines(template: Sequence[cst.CSTNode], *texts: str) -> tuple[cst.EmptyLine, ...]:
+    """Comment lines (`# text`) indented like the elements of the one-per-line list `template`."""
+    separator = next((i.comma for i in template if isinstance(i.comma, cst.Comma)
+                      and isinstance(i.comma.whitespace_after, cst.ParenthesizedWhitespace)), None)
+    indent = separator.whitespace_after.last_line if separator is not None else cst.SimpleWhitespace("")
+    return tuple(cst.EmptyLine(indent=True, whitespace=indent, comment=cst.Comment(f"# {t}")) for t in texts)
+
+
+def with_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression, *, after: str | None = None,
+                 comments: Sequence[str] = ()) -> cst.Call:
+    """Like `set_keyword`, but comment lines between arguments stay with the argument below them (a new
+    argument appended after a commented one does not copy that comment), and the new argument may get
+    comment lines of its own (one-per-line calls)."""
+    value_node = expression(value) if isinstance(value, str) else value
+    items = listed(call.args)
+    for i, item in enumerate(items):
+        if item.node.keyword is not None and item.node.keyword.value == name:
+            items[i] = Listed(item.node.with_changes(value=value_node), item.comments)
+            return call.with_changes(args=relist(call.args, items))
+    new = Listed(cst.Arg(keyword=cst.Name(name), value=value_node,
+                         equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))),
+                 comment_lines(call.args, *comments) if comments else ())
+    position = len(items)
+    if after is not None:
+        position = next((i + 1 for i, a in enumerate(items) if a.node.keyword is not None
+                         and a.node.keyword.value == after), len(items))
+    return call.with_changes(args=relist(call.args, items[:position] + [new] + items[position:]))

@@ -38,7 +38,8 @@ def bundle_json(result: BuildResult) -> dict:
         "resolutions": _resolution_status(result),
         "stale_recordings": [{"key": r.key, "path": r.path, "qualname": r.qualname} for r in result.stale_recordings],
         "verify": [{"name": v.result.name, "ok": v.result.ok, "seconds": v.result.seconds,
-                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step, "cached": v.cached}
+                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step,
+                    "first_failing_resolutions": v.first_failing_resolutions, "cached": v.cached}
                    for v in result.verify],
         "unchanged": result.unchanged,
         "reused": [s.step.number for s in result.reused],
@@ -107,9 +108,10 @@ def _resolution_status(result: BuildResult) -> list[dict]:
             if isinstance(s, ReusedStep) and resolution.id in s.trailer_resolutions:
                 events.append(("applied", s.step.number, "applied when this step was built (reused unchanged)"))
         status, step, reason = _summarize(events, resolution, result)
+        applied = [{"step": n, "reason": why} for state, n, why in events if state == "applied"]
         out.append({"id": resolution.id, "kind": resolution.kind, "tag": resolution.tag, "title": resolution.title,
                     "location": resolution.location, "prs": list(resolution.prs), "status": status,
-                    "step": step, "reason": reason})
+                    "step": step, "reason": reason, "applied": applied})
     return out
 
 
@@ -189,6 +191,9 @@ def _fixes_section(result: BuildResult) -> list[str]:
         out.append("")
         out.append("- **Location:** " + ", ".join(f"`{where}`" for where in resolution.locations) + "  ")
         out.append(f"- **Resolution** `{resolution.id}`: **{st['status']}**{where} — {st['reason']}")
+        if len(st["applied"]) > 1:  # a resolution that acts in several steps (claims, then transforms): each one
+            out.append("- **Applied in each step:**")
+            out += [f"  - step #{a['step']}: {a['reason']}" for a in st["applied"]]
         out.append("- **What each side did:**")
         for side, did in resolution.sides.items():
             out.append(f"  - {side}: {did}")
@@ -306,7 +311,11 @@ def _verify_section(result: BuildResult) -> list[str]:
     for v in result.verify:
         detail = v.result.summary().replace("|", "\\|")
         if v.first_failing_step:
-            detail += f" (first fails at step {step_ref(v.first_failing_step)})"
+            detail += f" (first fails at step {step_ref(v.first_failing_step)}"
+            if v.first_failing_resolutions:
+                detail += ", where resolutions " + ", ".join(f"`{r}`" for r in v.first_failing_resolutions)
+                detail += " were applied"
+            detail += ")"
         state = "ok (cached)" if v.cached else "ok" if v.result.ok else "FAILED"
         out.append(f"| {v.result.name} | {state} | {v.result.seconds} | {detail} |")
     out.append("")

@@ -56,6 +56,10 @@ class ConflictContext:
     step_pr: int  # the PR being applied (theirs)
     bundle_prs: frozenset[int]  # PRs already in the bundle (ours)
     lines: tuple[int, int] = (0, 0)  # the hunk's ours section in views[1]: 0-based [start, end) lines
+    # The file's base, ours and theirs as the merge started, before git's clean merges. A claim that
+    # rebuilds a whole definition needs them: the views have both sides' clean edits applied, so
+    # lines one side moved into a new block (re-indented) are gone from every view's old place.
+    originals: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,9 @@ class SourceTree:
     files: dict[str, str | None]  # path -> text (None: absent), filled lazily by the engine
     loader: object = None  # callable(path) -> str | None
     edits: dict[str, str] = field(default_factory=dict)
+    # The PRs in the bundle once the current step is applied (--assume-present ones included): a
+    # transform whose target depends on which of several PRs are stacked (one clause per PR) reads it.
+    prs: frozenset[int] = frozenset()
 
     def text(self, path: str) -> str | None:
         if path in self.edits:

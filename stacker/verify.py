@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,8 +136,10 @@ class CommandResult:
 
 def run_verify_command(command: VerifyCommand, tree_dir: Path, stack_path: Path, commit: str,
                        timeout: float | None = None) -> CommandResult:
-    """Run one `verify:` command in the exported tree; `{tree}`, `{stack}`, `{commit}` are filled in."""
-    line = command.run.format(tree=shlex.quote(str(tree_dir)), stack=shlex.quote(str(stack_path)), commit=commit)
+    """Run one `verify:` command in the exported tree; `{tree}`, `{stack}`, `{commit}` and `{python}` (the
+    interpreter running stacker, so `{python} -m stacker` needs nothing on PATH) are filled in."""
+    line = command.run.format(tree=shlex.quote(str(tree_dir)), stack=shlex.quote(str(stack_path)), commit=commit,
+                              python=shlex.quote(sys.executable))
     env = {**os.environ, "STACKER_TREE": str(tree_dir), "STACKER_STACK": str(stack_path), "STACKER_COMMIT": commit}
     start = time.monotonic()
     try:
