@@ -70,3 +70,25 @@ def test_not_offered_without_2439():
     merged, _, _ = merge_with([PositionalOursThenTheirs()], IFACE, IFACE_BASE, IFACE_OURS, IFACE_THEIRS,
                               step_pr=2389, bundle_prs=frozenset({2348}))
     assert merged is None
+
+
+KEY_BASE = dedent("""
+    def _flash_attn_bwd(q, dropout_p=0.0):
+        compile_key = (
+            q.dtype,
+            (q.shape[0] == 1),
+        )
+        other = (
+            q.dtype,
+        )
+""")
+KEY_OURS = KEY_BASE.replace("        (q.shape[0] == 1),\n", "        single_q,\n        total is not None,\n")
+KEY_THEIRS = KEY_BASE.replace("        (q.shape[0] == 1),\n", "        (q.shape[0] == 1),\n        dropout_p,\n")
+
+
+def test_compile_key_tuple_gets_ours_then_theirs_and_no_other_tuple():
+    merged, conflicts, _ = merge_with([PositionalOursThenTheirs()], IFACE, KEY_BASE, KEY_OURS, KEY_THEIRS)
+    assert conflicts == 1
+    assert "        single_q,\n        total is not None,\n        dropout_p,\n    )\n    other" in merged
+    renamed = [t.replace("compile_key", "cache_key") for t in (KEY_BASE, KEY_OURS, KEY_THEIRS)]
+    assert merge_with([PositionalOursThenTheirs()], IFACE, *renamed)[0] is None
