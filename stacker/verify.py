@@ -145,7 +145,9 @@ def run_verify_command(command: VerifyCommand, tree_dir: Path, stack_path: Path,
     try:
         done = subprocess.run(line, shell=True, cwd=tree_dir, env=env, capture_output=True, text=True,
                               timeout=timeout)
-        code, output = done.returncode, (done.stdout + done.stderr)
+        # the summary is the last line: a passing command's result (stdout), a failing one's error (stderr)
+        code = done.returncode
+        output = done.stderr + done.stdout if code == 0 else done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code, output = 124, f"{exc.stdout or ''}{exc.stderr or ''}\ntimed out after {timeout} s"
     return CommandResult(name=command.name, command=line, returncode=code,
