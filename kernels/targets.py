@@ -33,22 +33,36 @@ class Target:
         }
 
 
-def load_targets(path: Path = TARGETS_FILE) -> dict[str, Target]:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+def load_targets(path: Path = TARGETS_FILE, overrides: Path | None = None) -> dict[str, Target]:
+    """The target table; `overrides` (same format) changes fields of known targets or adds new ones,
+    e.g. `[sm120a]\nnum_sms = 84` for an RTX 5070 Ti."""
+    raw = _read(path)
+    if overrides is not None:
+        for name, fields in _read(overrides).items():
+            if not isinstance(fields, dict):
+                raise ConfigError(f"{overrides}: [{name}] must be a table")
+            raw[name] = {**raw.get(name, {}), **fields}
     targets = {}
     for name, fields in raw.items():
         try:
             targets[name] = Target(name=name, **fields)
         except TypeError as exc:
-            raise ConfigError(f"{path}: target [{name}]: {exc}") from None
+            where = overrides if overrides is not None and name in _read(overrides) else path
+            raise ConfigError(f"{where}: target [{name}]: {exc}") from None
     return targets
 
 
-def target(name: str, path: Path = TARGETS_FILE) -> Target:
-    targets = load_targets(path)
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def target(name: str, path: Path = TARGETS_FILE, overrides: Path | None = None) -> Target:
+    targets = load_targets(path, overrides)
     if name not in targets:
         raise ConfigError(f"unknown GPU target '{name}' (known: {', '.join(sorted(targets))}; see {path.name})")
     return targets[name]

@@ -25,7 +25,7 @@ from stacker.patches import patch_commit_message
 from stacker.plan import Step
 from stacker.pysource import enclosing_qualname
 from stacker.recorded import RecordedLayer, RecordedStore
-from stacker.resolution import Resolution
+from stacker.resolution import Resolution, SourceTree
 from stacker.verify import Finding, check_file
 
 STACKER_IDENT = ("stacker", "stacker@localhost")
@@ -74,6 +74,11 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     repo = ctx.repo
     key = input_key(tip.sha, step, ctx.inputs_digest)
     result = StepResult(step=step, status="applied", parent=tip.sha, input_key=key)
+    superseded = _superseded(ctx, tip, step)
+    if superseded is not None:
+        result.status, result.tree = "superseded", tip.tree
+        result.transforms.append(superseded)
+        return result
     fork, head = repo.commit(step.fork), repo.commit(step.head)
     merge = repo.merge_trees(fork.tree, tip.tree, head.tree)
     labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of {step.name} {fork.sha[:12]}",
@@ -119,6 +124,20 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
         return result
     result.commit = repo.commit_tree(tree, (tip.sha,), step_message(ctx, step, result), *_identity(tip, head))
     return result
+
+
+def _superseded(ctx: StepContext, tip: CommitInfo, step: Step) -> TransformRecord | None:
+    """A codified resolution's decision that this PR must not be applied on this bundle."""
+    if step.pr is None:
+        return None
+    for resolution in ctx.resolutions:
+        if not resolution.has_supersede() or step.number not in resolution.prs:
+            continue
+        tree = SourceTree(files={}, loader=lambda p: ctx.repo.file_at(tip.tree, p))
+        reason = resolution.supersedes(step.number, tree)
+        if reason:
+            return TransformRecord(resolution.id, "applied", f"#{step.number} not applied: {reason}")
+    return None
 
 
 def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[Layer]) -> FileMerge | None:

@@ -42,6 +42,11 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
+def _is_click_exception(error: Exception) -> bool:
+    """click's exceptions, whether from click itself or the copy typer vendors (typer._click)."""
+    return any(cls.__name__ == "ClickException" for cls in type(error).__mro__) and hasattr(error, "show")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a `StackerError` becomes one line on stderr and its exit code."""
     try:
@@ -55,11 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         print("stacker: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
+        if _is_click_exception(error):
             error.show()
-            return 2
+            return getattr(error, "exit_code", 2) or 2
         raise
     return returned if isinstance(returned, int) else 0
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from stacker.errors import BuildStopped, ConfigError
 from stacker.filemerge import LayerAction, LayerOutcome, agree
-from stacker.linemerge import Conflict, MergedText
+from stacker.linemerge import Conflict, MergedText, remerge, resolve_trivial
 from stacker.plugins import load_stack_module
-from stacker.pysource import enclosing_qualname
-from stacker.resolution import ConflictContext, Resolution, SourceTree, Verdict
+from stacker.pysource import definition_span, enclosing_qualname
+from stacker.resolution import ConflictContext, MergedNode, Resolution, SourceTree, Verdict
 
 _REQUIRED = ("id", "title", "kind", "prs", "location", "sides", "resolution", "backport")
 
@@ -58,9 +58,21 @@ class CodifiedLayer:
                       and set(r.prs) <= self.bundle_prs | {self.step_pr}]
         if not candidates:
             return None
+        actions: list[LayerAction] = []
+        current = merged
+        while True:  # a claim of a whole node changes the hunks: offer the new ones again
+            resolved, node_claim = self._claims(path, current, candidates, actions)
+            if node_claim is None:
+                break
+            current = resolve_trivial(remerge(*node_claim))[0]
+        if not actions:
+            return None
+        return LayerOutcome(views=agree(current, resolved), actions=tuple(actions))
+
+    def _claims(self, path: str, merged: MergedText, candidates: list[Resolution],
+                actions: list[LayerAction]) -> tuple[dict[int, str], tuple[str, str, str] | None]:
         views = merged.views()
         resolved: dict[int, str] = {}
-        actions: list[LayerAction] = []
         for index, (start, end) in merged.conflict_spans("ours"):
             hunk = merged.segments[index]
             assert isinstance(hunk, Conflict)
@@ -70,17 +82,37 @@ class CodifiedLayer:
             for resolution in candidates:
                 if not resolution.covers(path, qualname):
                     continue
-                text = resolution.claim(context)
-                if text is None:
+                answer = resolution.claim(context)
+                if answer is None:
                     continue
-                resolved[index] = text
+                if isinstance(answer, MergedNode):
+                    new_views = _with_node(views, answer)
+                    if new_views is None:
+                        raise BuildStopped(f"resolution {resolution.id} merged `{answer.qualname}`, which is not "
+                                           f"defined in both sides of {path}")
+                    actions.append(LayerAction(layer=self.name, path=path, location=answer.qualname,
+                                               detail=resolution.title, hunks=tuple(merged.conflicts),
+                                               result=answer.source, resolution_id=resolution.id))
+                    return {}, new_views
+                resolved[index] = answer
                 actions.append(LayerAction(layer=self.name, path=path, location=qualname or f"line {start + 1}",
-                                           detail=resolution.title, hunks=(hunk,), result=text,
+                                           detail=resolution.title, hunks=(hunk,), result=answer,
                                            resolution_id=resolution.id))
                 break
-        if not resolved:
+        return resolved, None
+
+
+def _with_node(views: tuple[str, str, str], node: MergedNode) -> tuple[str, str, str] | None:
+    """Views whose ours and theirs sides both hold `node.source` where the definition stands."""
+    out = [views[0]]
+    for view in views[1:]:
+        span = definition_span(view, node.qualname)
+        if span is None:
             return None
-        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+        lines = view.splitlines(keepends=True)
+        source = node.source if node.source.endswith("\n") else node.source + "\n"
+        out.append("".join(lines[: span[0] - 1]) + source + "".join(lines[span[1]:]))
+    return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)

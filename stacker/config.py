@@ -50,6 +50,11 @@ class VerifyCommand:
     name: str
     run: str
     line: int = 0
+    # When `run` fails, stacker finds the first step that breaks it. `bisect` (optional) is a cheaper
+    # command for that search; `{failing}` in it is filled with group 1 of the `failing` regex
+    # matched against the failed run's output (e.g. the one kernel variant that failed).
+    bisect: str | None = None
+    failing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,7 @@ def _parse_verify(reader: _Reader, node: yaml.Node | None) -> tuple[VerifyComman
     commands: list[VerifyCommand] = []
     names: set[str] = set()
     for item in reader.sequence(node, "'verify'"):
-        fields = reader.mapping(item, "a 'verify' entry", {"name", "run"})
+        fields = reader.mapping(item, "a 'verify' entry", {"name", "run", "bisect", "failing"})
         for key in ("name", "run"):
             if key not in fields:
                 raise reader.fail(item, f"a 'verify' entry needs '{key}'")
@@ -293,8 +298,19 @@ def _parse_verify(reader: _Reader, node: yaml.Node | None) -> tuple[VerifyComman
         if name in names:
             raise reader.fail(fields["name"], f"verify name '{name}' is used twice")
         names.add(name)
+        bisect = reader.string(fields["bisect"], "verify 'bisect'") if "bisect" in fields else None
+        failing = reader.string(fields["failing"], "verify 'failing'") if "failing" in fields else None
+        if failing is not None:
+            try:
+                groups = re.compile(failing).groups
+            except re.error as exc:
+                raise reader.fail(fields["failing"], f"verify 'failing' is not a valid regex: {exc}") from None
+            if groups < 1:
+                raise reader.fail(fields["failing"], "verify 'failing' needs a group: what to put into {failing}")
+        if bisect is not None and "{failing}" in bisect and failing is None:
+            raise reader.fail(fields["bisect"], "verify 'bisect' uses {failing} but the entry has no 'failing' regex")
         commands.append(VerifyCommand(name=name, run=reader.string(fields["run"], "verify 'run'"),
-                                      line=item.start_mark.line + 1))
+                                      line=item.start_mark.line + 1, bisect=bisect, failing=failing))
     return tuple(commands)
 
 

@@ -41,3 +41,15 @@ class BuildStopped(StackerError):
     """The build stopped on something it must not publish (a conflict, a failed check)."""
 
     exit_code = 1
+
+
+class DeviceError(StackerError):
+    """The GPU at hand is missing or is not the one the command was asked to validate."""
+
+    exit_code = 2
+
+
+class ValidationFailed(StackerError):
+    """Validation ran and at least one case failed, errored or crashed."""
+
+    exit_code = 1

@@ -37,6 +37,8 @@ class Lock:
     inputs_digest: str
     prs: list[LockedPR]
     patches: list[dict] = field(default_factory=list)
+    # What `stacker push` last pushed: remote -> branch -> commit (the lease of the next push).
+    pushed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def pr(self, number: int) -> LockedPR | None:
         return next((p for p in self.prs if p.number == number), None)

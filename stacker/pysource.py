@@ -6,10 +6,11 @@ numbers move with every upstream commit while names mostly do not.
 
 from __future__ import annotations
 
+import ast
+import functools
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 
 @dataclass(frozen=True)
@@ -26,39 +27,39 @@ def parse_module(source: str) -> cst.Module | None:
         return None
 
 
-class _DefinitionCollector(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider,)
-
-    def __init__(self) -> None:
-        self.stack: list[str] = []
-        self.found: list[Definition] = []
-
-    def _enter(self, node: cst.FunctionDef | cst.ClassDef) -> None:
-        self.stack.append(node.name.value)
-        pos = self.get_metadata(PositionProvider, node)
-        self.found.append(Definition(".".join(self.stack), pos.start.line, pos.end.line))
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._enter(node)
-
-    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
-        self.stack.pop()
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._enter(node)
-
-    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
-        self.stack.pop()
-
-
 def definitions(source: str) -> list[Definition] | None:
-    """Every function and class with its span, outermost first; None if the source does not parse."""
-    module = parse_module(source)
-    if module is None:
+    """Every function and class with its span, outermost first; None if the source does not parse.
+
+    Uses `ast` (line spans are all we need here, and it is far faster than libcst on large files);
+    cached, since the chain asks about the same view for several hunks.
+    """
+    return _definitions(source)
+
+
+@functools.lru_cache(maxsize=64)
+def _definitions(source: str) -> list[Definition] | None:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
         return None
-    collector = _DefinitionCollector()
-    MetadataWrapper(module, unsafe_skip_copy=True).visit(collector)
-    return collector.found
+    found: list[Definition] = []
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                name = f"{prefix}{node.name}"
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                found.append(Definition(name, start, node.end_lineno or node.lineno))
+                visit(node.body, name + ".")
+            else:
+                for field in ("body", "orelse", "finalbody", "handlers"):
+                    inner = getattr(node, field, None)
+                    if isinstance(inner, list):
+                        visit([n for n in inner if isinstance(n, ast.stmt)] +
+                              [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body], prefix)
+
+    visit(tree.body, "")
+    return found
 
 
 def enclosing_qualname(source: str, start: int, end: int) -> str | None:

@@ -11,10 +11,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from stacker.advance_report import advance_json, advance_markdown
 from stacker.apply import StepResult
 from stacker.build import BuildResult
 from stacker.filemerge import LayerAction
 from stacker.resolution import Resolution
+from stacker.reuse import ReusedStep, outcome
 
 _MAX_SNIPPET_LINES = 14
 
@@ -36,14 +38,22 @@ def bundle_json(result: BuildResult) -> dict:
         "resolutions": _resolution_status(result),
         "stale_recordings": [{"key": r.key, "path": r.path, "qualname": r.qualname} for r in result.stale_recordings],
         "verify": [{"name": v.result.name, "ok": v.result.ok, "seconds": v.result.seconds,
-                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step}
+                    "summary": v.result.summary(), "first_failing_step": v.first_failing_step,
+                    "first_failing_resolutions": v.first_failing_resolutions, "cached": v.cached}
                    for v in result.verify],
+        "unchanged": result.unchanged,
+        "reused": [s.step.number for s in result.reused],
+        "advance": _advance_json(result),
     }
+
+
+def _advance_json(result: BuildResult) -> dict | None:
+    return advance_json(result.advance) if result.advance is not None else None
 
 
 def _step_json(s: StepResult) -> dict:
     step = s.step
-    return {
+    entry = {
         "number": step.number,
         "includes": [i.number for i in step.includes],
         "stacked_on": step.stacked_on,
@@ -60,9 +70,15 @@ def _step_json(s: StepResult) -> dict:
                       for u in s.unresolved],
         "findings": [str(f) for f in s.findings],
         "initial_conflicts": sum(f.initial_conflicts for f in s.files),
+        "input_key": s.input_key,
+        "outcome": outcome(s),
         "kind": "patch" if step.patch else "pr",
         "patch": _patch_json(step) if step.patch else None,
     }
+    if isinstance(s, ReusedStep):  # reused as it was: keep what the build that made it recorded
+        entry.update({k: s.carried[k] for k in ("resolved", "initial_conflicts") if k in s.carried})
+        entry["resolutions"] = s.resolutions_applied
+    return entry
 
 
 def _patch_json(step) -> dict:
@@ -89,6 +105,8 @@ def _resolution_status(result: BuildResult) -> list[dict]:
             for t in s.transforms:
                 if t.resolution_id == resolution.id:
                     events.append((t.status, s.step.number, t.reason))
+            if isinstance(s, ReusedStep) and resolution.id in s.trailer_resolutions:
+                events.append(("applied", s.step.number, "applied when this step was built (reused unchanged)"))
         status, step, reason = _summarize(events, resolution, result)
         out.append({"id": resolution.id, "kind": resolution.kind, "tag": resolution.tag, "title": resolution.title,
                     "location": resolution.location, "prs": list(resolution.prs), "status": status,
@@ -115,7 +133,10 @@ def bundle_markdown(result: BuildResult) -> str:
     if plan:
         out.append(f"Branch `{stack.branch}` — base `{plan.upstream.base_name}` at `{plan.base[:12]}` "
                    f"from {plan.upstream.url}.")
-    if result.status == "ok":
+    if result.status == "ok" and result.unchanged:
+        out.append(f"**Status: unchanged** at `{(result.head or '')[:12]}` — nothing moved since it was published "
+                   f"({len(result.reused)} of {len(result.steps)} steps reused); nothing republished.")
+    elif result.status == "ok":
         state = "published" if result.published else "built, not published"
         out.append(f"**Status: {state}** at `{(result.head or '')[:12]}` "
                    f"(previously `{(result.previous_head or 'absent')[:12]}`).")
@@ -124,6 +145,9 @@ def bundle_markdown(result: BuildResult) -> str:
         where = f" in step {stopped.step.name}" if stopped else ""
         out.append(f"**Status: stopped ({result.status}{where})** — the branch was not moved.")
     out.append("")
+    if result.advance is not None:
+        conflict = str(result.conflict_worktree) if result.conflict_worktree else None
+        out += advance_markdown(result.advance, conflict)
     out += _commits_table(result)
     out += _stopped_section(result)
     out += _fixes_section(result)
@@ -178,7 +202,7 @@ def _fixes_section(result: BuildResult) -> list[str]:
 def _automatic_section(result: BuildResult) -> list[str]:
     actions = [(s.step.name, a) for s in result.steps for f in s.files for a in f.actions
                if a.layer in ("structural", "recorded", "git")]
-    already = [s for s in result.steps if s.status == "already-applied"]
+    already = [s for s in result.steps if outcome(s) == "already-applied"]
     if not actions and not already:
         return []
     out = ["## Resolved automatically", ""]
@@ -283,8 +307,13 @@ def _verify_section(result: BuildResult) -> list[str]:
     for v in result.verify:
         detail = v.result.summary().replace("|", "\\|")
         if v.first_failing_step:
-            detail += f" (first fails at step {step_ref(v.first_failing_step)})"
-        out.append(f"| {v.result.name} | {'ok' if v.result.ok else 'FAILED'} | {v.result.seconds} | {detail} |")
+            detail += f" (first fails at step {step_ref(v.first_failing_step)}"
+            if v.first_failing_resolutions:
+                detail += ", where resolutions " + ", ".join(f"`{r}`" for r in v.first_failing_resolutions)
+                detail += " were applied"
+            detail += ")"
+        state = "ok (cached)" if v.cached else "ok" if v.result.ok else "FAILED"
+        out.append(f"| {v.result.name} | {state} | {v.result.seconds} | {detail} |")
     out.append("")
     return out
 

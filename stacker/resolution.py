@@ -4,7 +4,8 @@ A resolution is a maintainer's decision written as code: a small class with meta
 conflicts log writes itself), a precondition, and one or both of two hooks:
 
 - `claim(conflict)`: a textual conflict git left inside the resolution's location; answer with the
-  merged text for that hunk, or None to let the next layer try.
+  merged text for that hunk, or a `MergedNode` (the merged source of the whole enclosing definition,
+  built from its base / ours / theirs versions in `conflict.views`), or None to let the next layer try.
 - `inspect(tree)` / `rewrite(tree)`: a semantic fix git does not see as a conflict, run on the
   merged tree after every step once all of the resolution's PRs are in the bundle. `inspect`
   says whether the fix is needed, already satisfied (the code has it, e.g. the PR was updated), or
@@ -54,6 +55,15 @@ class ConflictContext:
     views: tuple[str, str, str]  # whole file: base, ours, theirs views of the current merge
     step_pr: int  # the PR being applied (theirs)
     bundle_prs: frozenset[int]  # PRs already in the bundle (ours)
+
+
+@dataclass(frozen=True)
+class MergedNode:
+    """A claim's answer for a whole definition: its merged source (decorators included, indented as in
+    the file). Every conflict inside the definition is resolved by it at once."""
+
+    qualname: str
+    source: str
 
 
 @dataclass
@@ -114,8 +124,17 @@ class Resolution:
             return False
         return not self.qualname or qualname == self.qualname or qualname.startswith(self.qualname + ".")
 
-    def claim(self, conflict: ConflictContext) -> str | None:
+    def claim(self, conflict: ConflictContext) -> str | MergedNode | None:
+        """The merged text for this hunk, a `MergedNode` for the whole enclosing definition, or None."""
         return None
+
+    def supersedes(self, pr: int, tree: SourceTree) -> str | None:
+        """Why PR `pr` must not be applied at all on this bundle (e.g. upstream fixed the same
+        thing differently), or None. Asked before the PR's step, with the bundle tip's files."""
+        return None
+
+    def has_supersede(self) -> bool:
+        return type(self).supersedes is not Resolution.supersedes
 
     def has_transform(self) -> bool:
         return type(self).inspect is not Resolution.inspect

@@ -71,7 +71,10 @@ def fetch(repo: Repository, url: str, want: Want) -> UpstreamRefs:
             refspecs.append(f"+refs/heads/{name}:{PREFIX}/heads/{name}")
         elif kind == "tag":
             refspecs.append(f"+refs/tags/{name}:{PREFIX}/tags/{name}")
-        elif not repo.has_object(name):
+        elif repo.rev_parse(name) is None:
+            if len(name) < 40:
+                raise UpstreamError(f"'{name}' is an abbreviated commit id that stacker has not fetched; "
+                                    "give the full 40-character SHA")
             refspecs.append(name)
     for number, line in want.prs.items():
         if pr_ref(number) not in advertised:

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,24 +52,52 @@ def check_file(path: str, result: str, ours: str | None, theirs: str | None) -> 
         if _parse(ours or "", path)[0] is not None or _parse(theirs or "", path)[0] is not None:
             findings.append(Finding(path, error[0], f"does not parse: {error[1]}"))
         return findings
-    before = undefined_names(ours, path) | undefined_names(theirs, path)
-    for name, line in _undefined(tree, path):
-        if name not in before:
+    result_problems = _name_problems(tree, path)
+    parents = [_name_problems_of(text, path) for text in (ours, theirs)]
+    undefined_before = set().union(*(p.undefined for p in parents))
+    redefined_before = set().union(*(p.redefined for p in parents))
+    for name, line in result_problems.undefined_at:
+        if name not in undefined_before:
             findings.append(Finding(path, line, f"undefined name '{name}' (defined in both parents' versions)"))
+    for name, line in result_problems.redefined_at:
+        if name not in redefined_before:
+            # e.g. a second `def __init__` in a class that git merged cleanly: the later one silently wins
+            findings.append(Finding(path, line, f"'{name}' is defined again, replacing an earlier definition "
+                                                "(neither parent did this)"))
     return findings
 
 
+@dataclass(frozen=True)
+class _NameProblems:
+    undefined_at: tuple[tuple[str, int], ...]
+    redefined_at: tuple[tuple[str, int], ...]
+
+    @property
+    def undefined(self) -> set[str]:
+        return {name for name, _ in self.undefined_at}
+
+    @property
+    def redefined(self) -> set[str]:
+        return {name for name, _ in self.redefined_at}
+
+
+def _name_problems(tree: ast.AST, path: str) -> _NameProblems:
+    found = checker.Checker(tree, filename=path).messages
+    return _NameProblems(
+        undefined_at=tuple((m.message_args[0], m.lineno) for m in found
+                           if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))),
+        redefined_at=tuple((m.message_args[0], m.lineno) for m in found
+                           if isinstance(m, messages.RedefinedWhileUnused)),
+    )
+
+
+def _name_problems_of(source: str | None, path: str) -> _NameProblems:
+    tree = _parse(source, path)[0] if source is not None else None
+    return _name_problems(tree, path) if tree is not None else _NameProblems((), ())
+
+
 def undefined_names(source: str | None, path: str) -> set[str]:
-    if source is None:
-        return set()
-    tree, _ = _parse(source, path)
-    return {name for name, _ in _undefined(tree, path)} if tree is not None else set()
-
-
-def _undefined(tree: ast.AST, path: str) -> list[tuple[str, int]]:
-    found = checker.Checker(tree, filename=path)
-    return [(m.message_args[0], m.lineno) for m in found.messages
-            if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))]
+    return _name_problems_of(source, path).undefined
 
 
 def _parse(source: str, path: str) -> tuple[ast.AST | None, tuple[int, str]]:
@@ -103,8 +132,10 @@ class CommandResult:
 
 def run_verify_command(command: VerifyCommand, tree_dir: Path, stack_path: Path, commit: str,
                        timeout: float | None = None) -> CommandResult:
-    """Run one `verify:` command in the exported tree; `{tree}`, `{stack}`, `{commit}` are filled in."""
-    line = command.run.format(tree=shlex.quote(str(tree_dir)), stack=shlex.quote(str(stack_path)), commit=commit)
+    """Run one `verify:` command in the exported tree; `{tree}`, `{stack}`, `{commit}` and `{python}` (the
+    interpreter running stacker, so `{python} -m stacker` needs nothing on PATH) are filled in."""
+    line = command.run.format(tree=shlex.quote(str(tree_dir)), stack=shlex.quote(str(stack_path)), commit=commit,
+                              python=shlex.quote(sys.executable))
     env = {**os.environ, "STACKER_TREE": str(tree_dir), "STACKER_STACK": str(stack_path), "STACKER_COMMIT": commit}
     start = time.monotonic()
     try:

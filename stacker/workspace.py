@@ -5,6 +5,7 @@ Layout:
     conflict/           a git worktree where a stopped build materializes conflicted files
     conflict.json       what that worktree holds (for `stacker resolve`)
     BUNDLE.md, bundle.json   the last build's conflicts log
+    verified.json       which verify: checks the published bundle passed (stacker.verified)
     lock                held (flock) by the running stacker process
 
 The lock is an advisory `flock`: the kernel drops it when its process dies, even by kill -9, so a
@@ -48,6 +49,10 @@ class Workspace:
     @property
     def report_json(self) -> Path:
         return self.root / "bundle.json"
+
+    @property
+    def verified_record(self) -> Path:
+        return self.root / "verified.json"
 
     def repository(self) -> Repository:
         return Repository(self.repo_path)

@@ -57,3 +57,9 @@ def test_bad_config_is_one_line_with_file_and_line(tmp_path: Path, run_cli, text
 def test_missing_stack_file(tmp_path: Path, run_cli) -> None:
     code, _, err = run_cli("build", "--stack", str(tmp_path / "nope.yaml"))
     assert code == 2 and "nope.yaml: no such file" in err
+
+
+def test_unknown_option_is_a_usage_error_not_a_traceback(run_cli) -> None:
+    code, out, err = run_cli("build", "--bogus")
+    assert code == 2
+    assert "No such option: --bogus" in err and "Traceback" not in out + err

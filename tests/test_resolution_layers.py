@@ -206,3 +206,105 @@ def test_verification_catches_a_clean_merge_that_breaks_a_name(tmp_path: Path, u
     assert "undefined name 'scale'" in out
     assert branch_head(tmp_path / "s" / ".stacker") is None
     assert "Verification failed in step #2" in (tmp_path / "s" / ".stacker" / "BUNDLE.md").read_text()
+
+
+SUPERSEDED = textwrap.dedent('''\
+    from stacker.resolution import Resolution
+
+
+    class FixedUpstream(Resolution):
+        id = "fixed-upstream"
+        title = "upstream fixed the arch override differently"
+        kind = "conflict"
+        prs = (2,)
+        location = "kernel.py::Kernel"
+        sides = {"main": "sets arch in __init__", "#2": "class attribute"}
+        resolution = "do not apply #2"
+        backport = "close #2"
+
+        def supersedes(self, pr, tree):
+            text = tree.text("kernel.py") or ""
+            return "main already sets self.arch in __init__" if "self.arch = 80" in text else None
+    ''')
+
+
+def test_superseded_pr_is_skipped_with_the_reason(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    base = upstream.commit({"kernel.py": KERNEL}, "initial")
+    upstream.commit({"kernel.py": KERNEL.replace("class Kernel:\n", "class Kernel:\n    def __init__(self):\n"
+                                                 "        self.arch = 80\n\n")}, "arch fix (#9)")
+    upstream.pr(1, {"a.py": "x = 1\n"}, "one", base)
+    upstream.pr(2, {"kernel.py": KERNEL.replace("class Kernel:\n", "class Kernel:\n    arch = 80\n\n")}, "arch", base)
+    stack = _stack_dir(tmp_path, upstream, {"superseded.py": SUPERSEDED})
+    code, out, err = run_cli("build", "--stack", str(stack), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert [s["status"] for s in report["steps"]] == ["applied", "superseded"]
+    status = {r["id"]: r for r in report["resolutions"]}["fixed-upstream"]
+    assert status["status"] == "applied" and "#2 not applied: main already sets self.arch" in status["reason"]
+    assert len(git(tmp_path / "s" / ".stacker" / "repo.git", "log", "--format=%s",
+                   "refs/heads/bundle/test-bundle").splitlines()) == 3  # base history (2) + #1
+
+
+def test_assume_present_enables_resolutions_of_prs_in_the_base(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    base = upstream.commit({"kernel.py": KERNEL.replace("softmax_scale=None", "stream=None, softmax_scale=None")},
+                           "stream already stacked into this base")
+    upstream.pr(1, {"a.py": "x = 1\n"}, "one", base)
+    upstream.pr(2, {"b.py": "y = 1\n"}, "two", base)
+    stack = write_stack(tmp_path / "s", upstream.path, [{"number": 2}])
+    (tmp_path / "s" / "resolutions").mkdir()
+    (tmp_path / "s" / "resolutions" / "stream.py").write_text(STREAM_LAST)
+    code, out, _ = run_cli("build", "--stack", str(stack), "--json")
+    assert {r["id"]: r for r in json.loads(out)["resolutions"]}["stream-last"]["status"] == "not applicable"
+    code, out, _ = run_cli("build", "--stack", str(stack), "--json", "--assume-present", "1")
+    assert code == 0
+    assert {r["id"]: r for r in json.loads(out)["resolutions"]}["stream-last"]["status"] == "applied"
+
+
+def test_verification_catches_a_second_definition_merged_cleanly(tmp_path: Path, upstream: Upstream,
+                                                                  run_cli) -> None:
+    module = "class K:\n    arch = 80\n\n    def run(self):\n        return 1\n"
+    base = upstream.commit({"k.py": module}, "initial")
+    upstream.pr(1, {"x.py": "x = 1\n"}, "one", base)
+    # the PR adds an __init__ below run(); upstream meanwhile adds its own __init__ at the top
+    upstream.pr(2, {"k.py": module + "\n    def __init__(self, b):\n        self.b = b\n"}, "init below", base)
+    upstream.commit({"k.py": module.replace("    arch = 80\n", "    def __init__(self):\n        self.arch = 80\n")},
+                    "main: set arch in __init__")
+    stack = _stack_dir(tmp_path, upstream, {})
+    code, out, _ = run_cli("build", "--stack", str(stack))
+    assert code == 1
+    assert "k.py:8: '__init__' is defined again" in out
+    assert branch_head(tmp_path / "s" / ".stacker") is None
+
+
+NODE_CLAIM = textwrap.dedent('''\
+    from stacker.cstedit import find_definition, code
+    from stacker.pysource import parse_module
+    from stacker.resolution import MergedNode, Resolution
+
+
+    class WholeCall(Resolution):
+        id = "whole-call"
+        title = "rebuild Kernel.__call__ from both sides"
+        kind = "conflict"
+        prs = (1, 2)
+        location = "kernel.py::Kernel.__call__"
+        sides = {"#1": "paged", "#2": "dropout"}
+        resolution = "both kwargs, dropout first"
+        backport = "none"
+
+        def claim(self, conflict):
+            ours = find_definition(parse_module(conflict.views[1]), "Kernel.__call__")
+            text = code(ours).replace("paged=True,", "dropout=p,\\n        paged=True,")
+            indented = "".join("    " + line if line.strip() else line for line in text.splitlines(True))
+            return MergedNode("Kernel.__call__", indented)
+    ''')
+
+
+def test_claim_of_a_whole_definition_resolves_every_hunk_in_it(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    _kwarg_conflict(upstream)
+    stack = _stack_dir(tmp_path, upstream, {"node.py": NODE_CLAIM})
+    code, out, err = run_cli("build", "--stack", str(stack), "--json")
+    assert code == 0, out + err
+    merged = git(tmp_path / "s" / ".stacker" / "repo.git", "show", "refs/heads/bundle/test-bundle:kernel.py")
+    assert "            dropout=p,\n            paged=True,\n" in merged
+    assert json.loads(out)["steps"][1]["resolved"][0]["layer"] == "codified"

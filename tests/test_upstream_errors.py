@@ -49,3 +49,17 @@ def test_locked_without_lock_file(tmp_path: Path, upstream: Upstream, run_cli) -
     stack = _stack(tmp_path, upstream)
     code, _, err = run_cli("build", "--stack", str(stack), "--locked")
     assert code == 2 and "stack.lock: no such file" in err
+
+
+def test_abbreviated_unknown_sha_asks_for_the_full_one(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    stack = _stack(tmp_path, upstream)
+    code, _, err = run_cli("build", "--stack", str(stack), "--base", "abcdef1")
+    assert code == 2 and "full 40-character SHA" in err
+
+
+def test_abbreviated_known_sha_works(tmp_path: Path, upstream: Upstream, run_cli) -> None:
+    stack = _stack(tmp_path, upstream)
+    assert run_cli("build", "--stack", str(stack))[0] == 0
+    base = upstream.head()[:10]
+    code, out, err = run_cli("build", "--stack", str(stack), "--base", base)
+    assert code == 0, out + err

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
                       f"-> {the_stack.resolutions / 'recorded' / rec.filename()}")
         if not rebuild:
             return 0
-        options = BuildOptions(workdir=workdir, **state.build_options)
+        saved = dict(state.build_options)
+        saved["assume_present"] = tuple(saved.get("assume_present", ()))
+        options = BuildOptions(workdir=workdir, **saved)
         result = build(the_stack, options)
         markdown, _ = write_reports(result)
         show(result, markdown)
