@@ -6,11 +6,18 @@ This layer re-diffs such a hunk line by line against its base section and combin
 when no base line is touched by both sides and no two insertions compete for the same spot; an
 insertion that lands on the edge of the other side's edit keeps its side of that edge. The
 result must parse (for Python files) or the hunk stays a conflict.
+
+Only whole statements qualify. Inside brackets — an argument, parameter or element list — the
+order of elements can carry meaning (positional arguments bind by place: a kernel's `__call__`
+signature and the `compile_args` list that feeds it must agree), and a line-level union cannot
+see that; such hunks are left to the structural layer, which knows keyword from positional.
 """
 
 from __future__ import annotations
 
 import difflib
+import io
+import tokenize
 from dataclasses import dataclass
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
@@ -57,6 +64,34 @@ def combine(hunk: Conflict) -> str | None:
     return "".join(out)
 
 
+def bracket_depths(source: str) -> list[int] | None:
+    """Open-bracket depth at the start of every line (0-based index), or None if it does not tokenize."""
+    lines = source.count("\n") + 1
+    depth_at = [0] * (lines + 1)
+    depth = 0
+    row_seen = 1
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            row = token.start[0]
+            while row_seen < row:
+                row_seen += 1
+                depth_at[row_seen - 1] = depth
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth -= 1
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    while row_seen < lines:
+        row_seen += 1
+        depth_at[row_seen - 1] = depth
+    return depth_at
+
+
+def _depth(depths: list[int], line: int) -> int:
+    return depths[line] if line < len(depths) else 0
+
+
 @dataclass
 class AdjacentEditsLayer:
     name: str = "adjacent"
@@ -64,9 +99,14 @@ class AdjacentEditsLayer:
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
         resolved: dict[int, str] = {}
         actions: list[LayerAction] = []
-        for index, (start, _) in merged.conflict_spans("ours"):
+        depths = bracket_depths(merged.view("ours")) if path.endswith(".py") else None
+        if path.endswith(".py") and depths is None:
+            return None
+        for index, (start, end) in merged.conflict_spans("ours"):
             hunk = merged.segments[index]
             assert isinstance(hunk, Conflict)
+            if depths is not None and (_depth(depths, start) or _depth(depths, end)):
+                continue  # inside an argument, parameter or element list: order may be positional
             text = combine(hunk)
             if text is None:
                 continue

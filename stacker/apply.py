@@ -19,6 +19,7 @@ from stacker.conflicts import UnresolvedConflict, blame_section
 from stacker.equivalent import EquivalentLayer
 from stacker.filemerge import FileMerge, FileVersions, Layer, merge_file
 from stacker.gitrepo import CommitInfo, Repository, Signature, TreeMerge
+from stacker.imports import restore_lost_imports
 from stacker.linemerge import Conflict, Labels
 from stacker.moved import MovedBlockLayer
 from stacker.patches import patch_commit_message
@@ -27,8 +28,10 @@ from stacker.pysource import enclosing_qualname
 from stacker.recorded import RecordedLayer, RecordedStore
 from stacker.resolution import Resolution, SourceTree
 from stacker.verify import Finding, check_file
+from stacker.wrapped import WrappedBlockLayer
 
 STACKER_IDENT = ("stacker", "stacker@localhost")
+RESTORED_IMPORT = "restored-import"  # the record of stacker.imports in a step's transforms
 _REGULAR = {"100644", "100755"}
 
 
@@ -83,15 +86,16 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
     merge = repo.merge_trees(fork.tree, tip.tree, head.tree)
     labels = Labels(ours=f"bundle {tip.sha[:12]}", base=f"fork of {step.name} {fork.sha[:12]}",
                     theirs=f"{step.name} {head.sha[:12]}")
-    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs), RecordedLayer(ctx.recorded),
-                           EquivalentLayer()]
+    originals: dict[str, FileVersions] = {}
+    layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs, originals),
+                           RecordedLayer(ctx.recorded), EquivalentLayer()]
     if ctx.structural is not None:
         layers.append(ctx.structural)
-    layers += [AdjacentEditsLayer(), MovedBlockLayer()]
+    layers += [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer()]
 
     changes: dict[str, tuple[str, str] | None] = {}
     for path, stages in sorted(merge.conflicted.items()):
-        file_merge = _merge_conflicted(repo, path, stages, layers)
+        file_merge = _merge_conflicted(repo, path, stages, layers, originals)
         if file_merge is None:
             result.unresolved.append(_tree_conflict(repo, tip, step, path, stages, merge))
             continue
@@ -118,6 +122,9 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
         tree = repo.tree_with(tree, {p: (_mode_of(repo, tree, p), repo.write_blob(t)) for p, t in edits.items()})
         result.tree = tree
 
+    tree = _restore_imports(repo, fork, tip, head, tree, result)
+    result.tree = tree
+
     result.findings = _check(repo, tip, head, tree)
     if result.findings:
         result.status = "verify-failed"
@@ -140,8 +147,10 @@ def _superseded(ctx: StepContext, tip: CommitInfo, step: Step) -> TransformRecor
     return None
 
 
-def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[Layer]) -> FileMerge | None:
-    """The chain for a content conflict; None for conflicts the chain cannot see (delete, binary...)."""
+def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[Layer],
+                      originals: dict[str, FileVersions]) -> FileMerge | None:
+    """The chain for a content conflict; None for conflicts the chain cannot see (delete, binary...).
+    Records the file's three versions in `originals` for the layers that rebuild whole definitions."""
     if 2 not in stages or 3 not in stages:
         return None
     if any(s.mode not in _REGULAR for s in stages.values()):
@@ -150,7 +159,8 @@ def _merge_conflicted(repo: Repository, path: str, stages: dict, layers: list[La
     if any(b"\0" in blob for blob in blobs):
         return None
     base, ours, theirs = (b.decode("utf-8", "surrogateescape") for b in blobs)
-    return merge_file(FileVersions(path, base, ours, theirs), layers)
+    originals[path] = FileVersions(path, base, ours, theirs)
+    return merge_file(originals[path], layers)
 
 
 def _mode_of(repo: Repository, tree: str, path: str) -> str:
@@ -180,6 +190,28 @@ def _tree_conflict(repo: Repository, tip: CommitInfo, step: Step, path: str, sta
     said = [m for m in merge.messages if path in m and m.startswith("CONFLICT")]
     return UnresolvedConflict(path=path, kind=kind, qualname="", lines=(0, 0), hunk=None, pr=step.number,
                               other_side=(), message=said[0] if said else "")
+
+
+def _restore_imports(repo: Repository, fork: CommitInfo, tip: CommitInfo, head: CommitInfo, tree: str,
+                     result: StepResult) -> str:
+    """Put back imports the merge lost while the merged code uses the name (stacker.imports)."""
+    changes: dict[str, tuple[str, str]] = {}
+    for path in repo.changed_paths(tip.tree, tree):
+        text = repo.file_at(tree, path)
+        if text is None or not path.endswith(".py"):
+            continue
+        new_text, restored = restore_lost_imports(path, text, repo.file_at(fork.tree, path),
+                                                  repo.file_at(tip.tree, path), repo.file_at(head.tree, path))
+        if not restored:
+            continue
+        changes[path] = (_mode_of(repo, tree, path), repo.write_blob(new_text))
+        for item in restored:
+            deleted_by = "the PR" if item.kept_by == "ours" else "the bundle side"
+            result.transforms.append(TransformRecord(
+                RESTORED_IMPORT, "applied",
+                f"{path}: restored `{item.statement}`: {deleted_by} removed the unused import of `{item.name}`, "
+                f"the other side's new code uses it", (path,)))
+    return repo.tree_with(tree, changes) if changes else tree
 
 
 def _check(repo: Repository, tip: CommitInfo, head: CommitInfo, tree: str) -> list[Finding]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect as pyinspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from stacker.errors import BuildStopped, ConfigError
-from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.filemerge import FileVersions, LayerAction, LayerOutcome, agree
 from stacker.linemerge import Conflict, MergedText, remerge, resolve_trivial
 from stacker.plugins import load_stack_module
 from stacker.pysource import definition_span, enclosing_qualname
@@ -51,10 +51,12 @@ class CodifiedLayer:
     resolutions: list[Resolution]
     step_pr: int
     bundle_prs: frozenset[int]
+    # path -> the versions its merge started from (filled by the caller before each file's chain)
+    originals: dict[str, FileVersions] = field(default_factory=dict)
     name: str = "codified"
 
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
-        candidates = [r for r in self.resolutions if r.path == path and type(r).claim is not Resolution.claim
+        candidates = [r for r in self.resolutions if path in r.paths and type(r).claim is not Resolution.claim
                       and set(r.prs) <= self.bundle_prs | {self.step_pr}]
         if not candidates:
             return None
@@ -72,13 +74,16 @@ class CodifiedLayer:
     def _claims(self, path: str, merged: MergedText, candidates: list[Resolution],
                 actions: list[LayerAction]) -> tuple[dict[int, str], tuple[str, str, str] | None]:
         views = merged.views()
+        versions = self.originals.get(path)
+        originals = (versions.base, versions.ours, versions.theirs) if versions is not None else None
         resolved: dict[int, str] = {}
         for index, (start, end) in merged.conflict_spans("ours"):
             hunk = merged.segments[index]
             assert isinstance(hunk, Conflict)
             qualname = enclosing_qualname(views[1], start + 1, max(start + 1, end)) or ""
             context = ConflictContext(path=path, qualname=qualname, hunk=hunk, views=views,
-                                      step_pr=self.step_pr, bundle_prs=self.bundle_prs)
+                                      step_pr=self.step_pr, bundle_prs=self.bundle_prs, originals=originals,
+                                      lines=(start, end))
             for resolution in candidates:
                 if not resolution.covers(path, qualname):
                     continue
@@ -91,7 +96,8 @@ class CodifiedLayer:
                         raise BuildStopped(f"resolution {resolution.id} merged `{answer.qualname}`, which is not "
                                            f"defined in both sides of {path}")
                     actions.append(LayerAction(layer=self.name, path=path, location=answer.qualname,
-                                               detail=resolution.title, hunks=tuple(merged.conflicts),
+                                               detail=resolution.title,
+                                               hunks=_hunks_inside(merged, views, answer.qualname),
                                                result=answer.source, resolution_id=resolution.id))
                     return {}, new_views
                 resolved[index] = answer
@@ -100,6 +106,20 @@ class CodifiedLayer:
                                            resolution_id=resolution.id))
                 break
         return resolved, None
+
+
+def _hunks_inside(merged: MergedText, views: tuple[str, str, str], qualname: str) -> tuple[Conflict, ...]:
+    """The conflicts a whole-definition answer resolves: those inside the definition in the ours or
+    the theirs view (a hunk whose ours side is empty sits right after the ours definition's end)."""
+    inside: set[int] = set()
+    for side, view in (("ours", views[1]), ("theirs", views[2])):
+        span = definition_span(view, qualname)
+        if span is None:
+            continue
+        for index, (start, end) in merged.conflict_spans(side):
+            if span[0] - 1 <= start and end <= span[1]:
+                inside.add(index)
+    return tuple(merged.segments[i] for i in sorted(inside))
 
 
 def _with_node(views: tuple[str, str, str], node: MergedNode) -> tuple[str, str, str] | None:
@@ -126,7 +146,7 @@ class TransformRecord:
 def run_transforms(resolutions: list[Resolution], present_prs: set[int],
                    loader: Callable[[str], str | None]) -> tuple[dict[str, str], list[TransformRecord]]:
     """Run every transform whose PRs are all present; returns (edited files, records)."""
-    tree = SourceTree(files={}, loader=loader)
+    tree = SourceTree(files={}, loader=loader, prs=frozenset(present_prs))
     records: list[TransformRecord] = []
     for resolution in resolutions:
         if not resolution.has_transform():

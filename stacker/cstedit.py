@@ -8,7 +8,10 @@ readable lines. Everything returns new trees; nothing mutates.
 
 from __future__ import annotations
 
+import ast
+import textwrap
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 import libcst as cst
 import libcst.matchers as m
@@ -70,11 +73,20 @@ def insert_with_comma(items: list, position: int, item):
     space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     if position < len(items):
         ref = items[position - 1] if position > 0 else items[0]
-        comma = ref.comma if isinstance(ref.comma, cst.Comma) else space
+        comma = _layout_only(ref.comma) if isinstance(ref.comma, cst.Comma) else space
         return items[:position] + [item.with_changes(comma=comma)] + items[position:]
     last = items[-1]
-    separator = items[-2].comma if len(items) > 1 and isinstance(items[-2].comma, cst.Comma) else space
+    separator = _layout_only(items[-2].comma) if len(items) > 1 and isinstance(items[-2].comma, cst.Comma) else space
     return items[:-1] + [last.with_changes(comma=separator), item.with_changes(comma=last.comma)]
+
+
+def _layout_only(comma: cst.Comma) -> cst.Comma:
+    """A copy of a separator without the comments it carries (a comment above the next element, or
+    after this one): copying those would duplicate them next to the new element."""
+    after = comma.whitespace_after
+    if isinstance(after, cst.ParenthesizedWhitespace):
+        after = after.with_changes(first_line=cst.TrailingWhitespace(), empty_lines=[])
+    return comma.with_changes(whitespace_after=after)
 
 
 def set_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression, *, after: str | None = None) -> cst.Call:
@@ -122,3 +134,194 @@ def transform_nodes(tree: cst.Module, matcher: m.BaseMatcherNode,
             return updated_node
 
     return tree.visit(_Transformer())
+
+
+def parse_statements(source: str) -> cst.Module | None:
+    """`source` (already dedented) as a module, or None if it does not parse on its own."""
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError:
+        return None
+
+
+def callee_name(call: cst.Call) -> str | None:
+    """`f` for `f(...)`, `m.f` for `m.f(...)`; None for anything else."""
+    if isinstance(call.func, cst.Name):
+        return call.func.value
+    if isinstance(call.func, cst.Attribute):
+        return code(call.func)
+    return None
+
+
+def keywords_added(base: cst.Module, side: cst.Module) -> list[tuple[str, list[cst.Arg]]] | None:
+    """The keyword arguments `side` appended to calls of `base`, per callee, when that is all it did.
+
+    None when `side` changed anything else (other code, removed or reordered arguments), so a
+    caller can replay the additions elsewhere knowing nothing else is lost.
+    """
+    base_calls = [n for n in walk(base) if isinstance(n, cst.Call)]
+    side_calls = [n for n in walk(side) if isinstance(n, cst.Call)]
+    if len(base_calls) != len(side_calls):
+        return None
+    added: list[tuple[str, list[cst.Arg]]] = []
+    stripped = side
+    for old, new in zip(base_calls, side_calls, strict=True):
+        old_kw = {a.keyword.value for a in old.args if a.keyword is not None}
+        extra = [a for a in new.args if a.keyword is not None and a.keyword.value not in old_kw]
+        if not extra:
+            continue
+        name = callee_name(new)
+        if name is None:
+            return None
+        added.append((name, extra))
+        reduced = new
+        for arg in extra:
+            reduced = remove_keyword(reduced, arg.keyword.value)
+        stripped = stripped.deep_replace(new, reduced)
+    if not added or not _same_code(stripped, base):
+        return None
+    return added
+
+
+def _same_code(a: cst.Module, b: cst.Module) -> bool:
+    """Equal up to layout (a removed trailing argument may leave its comma behind)."""
+    return cst.parse_module(a.code).deep_equals(cst.parse_module(b.code)) or _tokens(a.code) == _tokens(b.code)
+
+
+def _tokens(source: str) -> list[str]:
+    import io
+    import tokenize
+
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+    out = [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type not in skip]
+    # a trailing comma before a closing bracket is layout
+    return [t for i, t in enumerate(out) if not (t == "," and i + 1 < len(out) and out[i + 1] in ")]}")]
+
+
+def add_keywords(module: cst.Module, callee: str, args: list[cst.Arg]) -> cst.Module | None:
+    """`module` with `args` added to its one call of `callee` (those it already has are skipped).
+
+    None when there is not exactly one such call: where the additions belong is then a decision.
+    """
+    calls = [n for n in walk(module) if isinstance(n, cst.Call) and callee_name(n) == callee]
+    if len(calls) != 1:
+        return None
+    call = calls[0]
+    new = call
+    for arg in args:
+        if keyword(new, arg.keyword.value) is None:
+            new = set_keyword(new, arg.keyword.value, arg.value)
+    return module.deep_replace(call, new)
+
+
+Block = cst.IndentedBlock | cst.Module
+
+
+def statement_position(root: cst.CSTNode, statement: cst.CSTNode) -> tuple[Block, int] | None:
+    """The block whose statement list holds `statement` (by identity), and its index there."""
+    for node in walk(root):
+        if isinstance(node, (cst.IndentedBlock, cst.Module)):
+            for i, item in enumerate(node.body):
+                if item is statement:
+                    return node, i
+    return None
+
+
+def with_block_body(root: cst.CSTNode, block: Block, body: Sequence[cst.BaseStatement]) -> cst.CSTNode:
+    """`root` with `block`'s statement list replaced."""
+    return root.deep_replace(block, block.with_changes(body=list(body)))
+
+
+def statement_code(statement: cst.CSTNode) -> str:
+    """A statement's code without its leading comments/blank lines (for matching by text)."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and \
+            hasattr(statement, "leading_lines"):
+        statement = statement.with_changes(leading_lines=())
+    return code(statement).strip()
+
+
+def normalized(node_or_source: cst.CSTNode | str) -> str:
+    """A layout-free form of an expression or statement (`ast.dump`): equal for the same Python
+    whatever the line breaks, parentheses and comments. Sources that do not parse compare as text."""
+    source = node_or_source if isinstance(node_or_source, str) else code(node_or_source)
+    text = textwrap.dedent(source).strip()
+    for candidate, mode in ((f"({text}\n)", "eval"), (text, "exec")):
+        try:
+            return ast.dump(ast.parse(candidate, mode=mode))
+        except SyntaxError:
+            continue
+    return text
+
+
+def same_code(a: cst.CSTNode | str, b: cst.CSTNode | str) -> bool:
+    return normalized(a) == normalized(b)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One element of a comma-separated list (a `Param`, an `Arg`, an `Element`) without its comma,
+    with the comment lines that stand above it: editing a list of these and `relist`-ing it keeps
+    every comment with the element it describes, wherever that element moves."""
+
+    node: cst.CSTNode
+    comments: tuple[cst.EmptyLine, ...] = ()
+
+
+def listed(items: Sequence[cst.CSTNode]) -> list[Listed]:
+    out: list[Listed] = []
+    for i, item in enumerate(items):
+        above = items[i - 1].comma if i > 0 else None
+        comments = ()
+        if isinstance(above, cst.Comma) and isinstance(above.whitespace_after, cst.ParenthesizedWhitespace):
+            comments = tuple(above.whitespace_after.empty_lines)
+        out.append(Listed(item.with_changes(comma=cst.MaybeSentinel.DEFAULT), comments))
+    return out
+
+
+def relist(original: Sequence[cst.CSTNode], elements: Sequence[Listed]) -> list[cst.CSTNode]:
+    """Commas for `elements` laid out like `original`: one per line if it was (the first separator is
+    the template), the original last element's comma (trailing comma, closing newline) at the end."""
+    separator = next((i.comma for i in original[:-1] if isinstance(i.comma, cst.Comma)), None)
+    if separator is None:
+        separator = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    tail = original[-1].comma if original else cst.MaybeSentinel.DEFAULT
+    out: list[cst.CSTNode] = []
+    for i, element in enumerate(elements):
+        if i == len(elements) - 1:
+            out.append(element.node.with_changes(comma=tail))
+            continue
+        comma = separator
+        below = elements[i + 1].comments
+        if isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace):
+            comma = comma.with_changes(whitespace_after=comma.whitespace_after.with_changes(empty_lines=list(below)))
+        out.append(element.node.with_changes(comma=comma))
+    return out
+
+
+def comment_lines(template: Sequence[cst.CSTNode], *texts: str) -> tuple[cst.EmptyLine, ...]:
+    """Comment lines (`# text`) indented like the elements of the one-per-line list `template`."""
+    separator = next((i.comma for i in template if isinstance(i.comma, cst.Comma)
+                      and isinstance(i.comma.whitespace_after, cst.ParenthesizedWhitespace)), None)
+    indent = separator.whitespace_after.last_line if separator is not None else cst.SimpleWhitespace("")
+    return tuple(cst.EmptyLine(indent=True, whitespace=indent, comment=cst.Comment(f"# {t}")) for t in texts)
+
+
+def with_keyword(call: cst.Call, name: str, value: str | cst.BaseExpression, *, after: str | None = None,
+                 comments: Sequence[str] = ()) -> cst.Call:
+    """Like `set_keyword`, but comment lines between arguments stay with the argument below them (a new
+    argument appended after a commented one does not copy that comment), and the new argument may get
+    comment lines of its own (one-per-line calls)."""
+    value_node = expression(value) if isinstance(value, str) else value
+    items = listed(call.args)
+    for i, item in enumerate(items):
+        if item.node.keyword is not None and item.node.keyword.value == name:
+            items[i] = Listed(item.node.with_changes(value=value_node), item.comments)
+            return call.with_changes(args=relist(call.args, items))
+    new = Listed(cst.Arg(keyword=cst.Name(name), value=value_node,
+                         equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))),
+                 comment_lines(call.args, *comments) if comments else ())
+    position = len(items)
+    if after is not None:
+        position = next((i + 1 for i, a in enumerate(items) if a.node.keyword is not None
+                         and a.node.keyword.value == after), len(items))
+    return call.with_changes(args=relist(call.args, items[:position] + [new] + items[position:]))

@@ -81,18 +81,24 @@ def merge_file(versions: FileVersions, layers: list[Layer]) -> FileMerge:
     if trivial:
         result.actions.append(LayerAction(layer="git", path=versions.path, location="",
                                           detail=f"{trivial} hunk(s) where the sides agree or one side is unchanged"))
-    for layer in layers:
-        if result.merged.is_clean:
-            break
-        outcome = layer.resolve(versions.path, result.merged)
-        if outcome is None:
-            continue
-        merged, _ = resolve_trivial(remerge(*outcome.views))
-        if len(merged.conflicts) > len(result.merged.conflicts):
-            # A layer that makes things worse is a bug in the layer; keep what we had.
-            continue
-        result.merged = merged
-        result.actions.extend(outcome.actions)
+    # Until a whole pass resolves nothing: a hunk one layer refuses may be in its reach once a later
+    # layer has resolved its neighbour (e.g. two hunks in one statement).
+    progress = True
+    while progress and not result.merged.is_clean:
+        progress = False
+        for layer in layers:
+            if result.merged.is_clean:
+                break
+            outcome = layer.resolve(versions.path, result.merged)
+            if outcome is None:
+                continue
+            merged, _ = resolve_trivial(remerge(*outcome.views))
+            if len(merged.conflicts) > len(result.merged.conflicts):
+                # A layer that makes things worse is a bug in the layer; keep what we had.
+                continue
+            progress = progress or len(merged.conflicts) < len(result.merged.conflicts)
+            result.merged = merged
+            result.actions.extend(outcome.actions)
     return result
 
 

@@ -26,6 +26,7 @@ from stacker.pysource import enclosing_qualname
 
 _MIN_SIMILARITY = 0.6
 _SIGNIFICANT = 8  # characters; shorter lines ("else:", ")") are too common to anchor on
+_MIN_ANCHORS = 3  # significant base lines needed to recognise a moved block
 
 
 @dataclass
@@ -75,9 +76,14 @@ def _transplant(merged: MergedText, index: int, start: int, end: int,
     if not edits:
         return None
     ours_stripped = set(_strip(ours))
-    edited = [line for tag, i1, i2, _, _ in edits for line in _strip(base[i1:i2])]
+    edited = [line for _tag, i1, i2, _, _ in edits for line in _strip(base[i1:i2])]
     if any(line in ours_stripped for line in edited if len(line) >= _SIGNIFICANT):
         return None  # the bundle side still has the edited lines here: a real conflict, not a move
+    anchors = [line for line in _strip(base) if len(line) >= _SIGNIFICANT]
+    if len(anchors) < _MIN_ANCHORS:
+        return None  # too little of the block to recognise it elsewhere
+    if sum(line in ours_stripped for line in anchors) / len(anchors) >= 1 - _MIN_SIMILARITY:
+        return None  # most of the block is still here: the bundle side edited it in place, it did not move it
     view = merged.view("ours").splitlines(keepends=True)
     region = _locate(base, view, (start, end))
     if region is None:

@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 
 import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,23 @@ def definition_span(source: str, qualname: str) -> tuple[int, int] | None:
 def source_lines(source: str, span: tuple[int, int]) -> str:
     lines = source.splitlines(keepends=True)
     return "".join(lines[span[0] - 1: span[1]])
+
+
+
+def node_spans(source: str, kinds: tuple[type[cst.CSTNode], ...]) -> list[tuple[cst.CSTNode, int, int]]:
+    """Every node of `kinds` with its 1-based inclusive line span, in source order; [] if it does not parse.
+
+    What a claim needs to say where a hunk sits: in which call's arguments, in which parameter list.
+    """
+    found = [(node, a, b) for node, a, b in _all_spans(source) if isinstance(node, kinds)]
+    found.sort(key=lambda item: (item[1], -item[2]))
+    return found
+
+
+@functools.lru_cache(maxsize=4)
+def _all_spans(source: str) -> tuple[tuple[cst.CSTNode, int, int], ...]:
+    module = parse_module(source)
+    if module is None:
+        return ()
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    return tuple((node, pos.start.line, pos.end.line) for node, pos in positions.items())

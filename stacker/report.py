@@ -108,9 +108,10 @@ def _resolution_status(result: BuildResult) -> list[dict]:
             if isinstance(s, ReusedStep) and resolution.id in s.trailer_resolutions:
                 events.append(("applied", s.step.number, "applied when this step was built (reused unchanged)"))
         status, step, reason = _summarize(events, resolution, result)
+        applied = [{"step": n, "reason": why} for state, n, why in events if state == "applied"]
         out.append({"id": resolution.id, "kind": resolution.kind, "tag": resolution.tag, "title": resolution.title,
                     "location": resolution.location, "prs": list(resolution.prs), "status": status,
-                    "step": step, "reason": reason})
+                    "step": step, "reason": reason, "applied": applied})
     return out
 
 
@@ -188,8 +189,11 @@ def _fixes_section(result: BuildResult) -> list[str]:
         where = f" in step #{st['step']}" if st["step"] else ""
         out.append(f"### {resolution.tag} {resolution.title}")
         out.append("")
-        out.append(f"- **Location:** `{resolution.location}`  ")
+        out.append("- **Location:** " + ", ".join(f"`{where}`" for where in resolution.locations) + "  ")
         out.append(f"- **Resolution** `{resolution.id}`: **{st['status']}**{where} — {st['reason']}")
+        if len(st["applied"]) > 1:  # a resolution that acts in several steps (claims, then transforms): each one
+            out.append("- **Applied in each step:**")
+            out += [f"  - step #{a['step']}: {a['reason']}" for a in st["applied"]]
         out.append("- **What each side did:**")
         for side, did in resolution.sides.items():
             out.append(f"  - {side}: {did}")

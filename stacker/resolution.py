@@ -55,6 +55,11 @@ class ConflictContext:
     views: tuple[str, str, str]  # whole file: base, ours, theirs views of the current merge
     step_pr: int  # the PR being applied (theirs)
     bundle_prs: frozenset[int]  # PRs already in the bundle (ours)
+    lines: tuple[int, int] = (0, 0)  # the hunk's ours section in views[1]: 0-based [start, end) lines
+    # The file's base, ours and theirs as the merge started, before git's clean merges. A claim that
+    # rebuilds a whole definition needs them: the views have both sides' clean edits applied, so
+    # lines one side moved into a new block (re-indented) are gone from every view's old place.
+    originals: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class SourceTree:
     files: dict[str, str | None]  # path -> text (None: absent), filled lazily by the engine
     loader: object = None  # callable(path) -> str | None
     edits: dict[str, str] = field(default_factory=dict)
+    # The PRs in the bundle once the current step is applied (--assume-present ones included): a
+    # transform whose target depends on which of several PRs are stacked (one clause per PR) reads it.
+    prs: frozenset[int] = frozenset()
 
     def text(self, path: str) -> str | None:
         if path in self.edits:
@@ -99,6 +107,9 @@ class Resolution:
     kind: ClassVar[Kind]
     prs: ClassVar[tuple[int, ...]]
     location: ClassVar[str]  # "path/to/file.py::Qualified.name"
+    # Further places the same decision covers, when one decision spans several definitions or
+    # files (e.g. a parameter order that a signature and its call sites must share).
+    also_at: ClassVar[tuple[str, ...]] = ()
     sides: ClassVar[dict[str, str]]  # who did what: {"#2349": "...", "main": "..."}
     resolution: ClassVar[str]  # how it is resolved
     backport: ClassVar[str]  # which PR should absorb the fix, and how
@@ -113,16 +124,26 @@ class Resolution:
         return self.location.split("::", 1)[1] if "::" in self.location else ""
 
     @property
+    def locations(self) -> tuple[str, ...]:
+        return (self.location, *self.also_at)
+
+    @property
+    def paths(self) -> frozenset[str]:
+        return frozenset(loc.split("::", 1)[0] for loc in self.locations)
+
+    @property
     def tag(self) -> str:
         if self.kind == "bug":
             return f"[BUG found in #{self.found_in}]" if self.found_in else "[BUG found during merge]"
         return {"conflict": "[SEMANTIC]", "minor": "[MINOR]"}[self.kind]
 
     def covers(self, path: str, qualname: str) -> bool:
-        """Whether a conflict at `path::qualname` lies inside this resolution's location."""
-        if path != self.path:
-            return False
-        return not self.qualname or qualname == self.qualname or qualname.startswith(self.qualname + ".")
+        """Whether a conflict at `path::qualname` lies inside one of this resolution's locations."""
+        for location in self.locations:
+            where, _, name = location.partition("::")
+            if where == path and (not name or qualname == name or qualname.startswith(name + ".")):
+                return True
+        return False
 
     def claim(self, conflict: ConflictContext) -> str | MergedNode | None:
         """The merged text for this hunk, a `MergedNode` for the whole enclosing definition, or None."""

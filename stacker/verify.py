@@ -102,7 +102,11 @@ def undefined_names(source: str | None, path: str) -> set[str]:
 
 def _parse(source: str, path: str) -> tuple[ast.AST | None, tuple[int, str]]:
     try:
-        return ast.parse(source, filename=path), (0, "")
+        tree = ast.parse(source, filename=path)
+        # the compiler's own checks, which the parser leaves out: a keyword argument repeated (two
+        # sides adding the same one), `return` outside a function, ... — Python refuses to import these
+        compile(tree, path, "exec", dont_inherit=True)
+        return tree, (0, "")
     except SyntaxError as exc:
         return None, (exc.lineno or 1, exc.msg)
     except ValueError as exc:  # e.g. null bytes

@@ -158,3 +158,41 @@ def test_two_insertions_at_one_spot_stay_a_conflict() -> None:
     theirs = "def f():\n    a = 1\n    a *= 2\n    return a\n"
     result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
     assert not result.is_clean
+
+
+def test_neighbouring_edits_inside_an_argument_list_are_left_alone() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    # ours rewrote one element, theirs inserted two after it: in a positional list the order is the
+    # decision (it must match a signature elsewhere), so this is not a line-level union
+    base = "args = [\n    q,\n    aux,\n    stream,\n]\n"
+    ours = "args = [\n    q,\n    AuxData(aux),\n    stream,\n]\n"
+    theirs = "args = [\n    q,\n    aux,\n    seed_lo,\n    seed_hi,\n    stream,\n]\n"
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
+
+
+def test_edit_is_not_transplanted_to_a_look_alike_line() -> None:
+    # ours rewrote `aux_tensors,` in place; theirs inserted after it. The same line also stands in
+    # another call: the block did not move, and the insertion must not land over there
+    base = textwrap.dedent("""\
+        def fwd(q, aux_tensors):
+            compile_args = [
+                q,
+                aux_tensors,
+                current_stream,
+            ]
+            return compile_args
+
+
+        def public(q, aux_tensors):
+            return apply(
+                q,
+                aux_tensors,
+            )
+        """)
+    ours = base.replace("        aux_tensors,\n        current_stream,", "        AuxData(aux_tensors),\n        current_stream,")
+    theirs = base.replace("        aux_tensors,\n        current_stream,",
+                          "        aux_tensors,\n        seed_lo,\n        seed_hi,\n        current_stream,")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [MovedBlockLayer()])
+    assert not result.is_clean

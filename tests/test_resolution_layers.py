@@ -158,7 +158,10 @@ def test_transform_not_applicable_when_code_absent(tmp_path: Path, upstream: Ups
 
 def test_recorded_resolution_replays_at_shifted_lines_and_goes_stale(tmp_path: Path, upstream: Upstream,
                                                                       run_cli) -> None:
-    base = _kwarg_conflict(upstream)
+    # both PRs change the same argument to different values: a decision no generic layer makes
+    base = upstream.commit({"kernel.py": KERNEL}, "initial")
+    upstream.pr(1, {"kernel.py": KERNEL.replace("block=(128, 1, 1)", "block=(256, 1, 1)")}, "bigger block", base)
+    upstream.pr(2, {"kernel.py": KERNEL.replace("block=(128, 1, 1)", "block=(64, 1, 1)")}, "smaller block", base)
     stack = _stack_dir(tmp_path, upstream, {})
     code, out, _ = run_cli("build", "--stack", str(stack))
     assert code == 1
@@ -166,7 +169,7 @@ def test_recorded_resolution_replays_at_shifted_lines_and_goes_stale(tmp_path: P
     text = worktree.read_text()
     start, end = text.index("<<<<<<<"), text.index(">>>>>>>")
     end = text.index("\n", end) + 1
-    worktree.write_text(text[:start] + "            dropout=p,\n            paged=True,\n" + text[end:])
+    worktree.write_text(text[:start] + "            block=(192, 1, 1),\n" + text[end:])
     code, out, err = run_cli("resolve", "--stack", str(stack))
     assert code == 0, out + err
     recorded = list((tmp_path / "s" / "resolutions" / "recorded").glob("*.json"))
@@ -174,7 +177,7 @@ def test_recorded_resolution_replays_at_shifted_lines_and_goes_stale(tmp_path: P
     assert json.loads(recorded[0].read_text())["qualname"] == "Kernel.__call__"
     head = branch_head(tmp_path / "s" / ".stacker")
     merged = git(tmp_path / "s" / ".stacker" / "repo.git", "show", f"{head}:kernel.py")
-    assert "dropout=p,\n            paged=True," in merged
+    assert "            block=(192, 1, 1),\n" in merged
 
     # upstream inserts lines above: the same conflict recurs lower in the file and replays
     upstream.commit({"kernel.py": "import math\n\n\n" + KERNEL}, "imports")

@@ -1,0 +1,194 @@
+"""One side wrapped a block in new control flow; the other side edited the block in place.
+
+A common shape when an upstream moves under a PR: the PR turns `<block>` into
+`if feature: <new code> else: <block>` (the block re-indented under the `else:`), while upstream
+edited `<block>` itself (a renamed helper, a new argument). git sees one conflict over the whole
+block. A maintainer keeps the PR's new structure and puts upstream's version of the block where
+the PR put the old one. This layer does exactly that, and only when it is exact:
+
+- the wrapping side holds the base block, every code line of it, in order, uniformly indented by a
+  non-empty amount, under a line that opens a block (`else:`, `if ...:`) where the block stood;
+  inside the re-indented block it may only have dropped comment lines (its comment-only edits are
+  then lost to the editing side's text, which has the block's comments);
+- the editing side changed the block (else this would not be a conflict) and its lines all sit
+  at or below the block's indentation, without multi-line strings (re-indenting is then exact);
+- the result parses.
+
+Upstream's edit often is an API rename the wrapping side's *new* code still uses (e.g. a helper
+that moved module). When the edit renamed a dotted name `X` to `Y` and `X` appears nowhere else
+in the editing side's file, `X` is renamed in the wrapping side's new lines too, and the log says
+so. Anything else stays a conflict.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+import textwrap
+import tokenize
+from dataclasses import dataclass
+
+from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.hunks import indent_of, lines
+from stacker.linemerge import Conflict, MergedText
+from stacker.pysource import parse_module
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
+
+
+def _is_code(line: str) -> bool:
+    return bool(line.strip()) and not _is_comment(line)
+
+
+@dataclass(frozen=True)
+class Rewrap:
+    text: str  # the merged hunk
+    renames: tuple[tuple[str, str], ...]  # dotted-name renames replayed onto the wrapping side's new code
+
+
+def _code_tokens(text: str) -> list[tokenize.TokenInfo] | None:
+    try:
+        toks = list(tokenize.generate_tokens(io.StringIO(_dedent(text)).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
+    return [t for t in toks if t.type not in skip]
+
+
+def _dedent(text: str) -> str:
+    return textwrap.dedent(text)
+
+
+def _multiline_strings(text: str) -> bool:
+    tokens = _code_tokens(text)
+    return tokens is None or any(t.type == tokenize.STRING and t.start[0] != t.end[0] for t in tokens)
+
+
+def _dotted_at(tokens: list[str], i: int) -> tuple[int, int]:
+    """The span of the dotted name (NAME(.NAME)*) around token i."""
+    def is_name(k: int) -> bool:
+        return 0 <= k < len(tokens) and re.fullmatch(r"[A-Za-z_]\w*", tokens[k]) is not None
+
+    lo = i
+    while lo - 2 >= 0 and tokens[lo - 1] == "." and is_name(lo - 2):
+        lo -= 2
+    hi = i
+    while hi + 2 < len(tokens) and tokens[hi + 1] == "." and is_name(hi + 2):
+        hi += 2
+    return lo, hi + 1
+
+
+def renamed_names(before: str, after: str) -> list[tuple[str, str]]:
+    """Dotted names `before` used that `after` replaced by another dotted name at the same place."""
+    a, b = _code_tokens(before), _code_tokens(after)
+    if a is None or b is None:
+        return []
+    ta, tb = [t.string for t in a], [t.string for t in b]
+    found: list[tuple[str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+        if tag != "replace":
+            continue
+        x0, x1 = _dotted_at(ta, i1)
+        y0, y1 = _dotted_at(tb, j1)
+        if x1 < i2 or y1 < j2:
+            continue  # the change is more than a name
+        old, new = "".join(ta[x0:x1]), "".join(tb[y0:y1])
+        if old != new and "." in old + new and (old, new) not in found:
+            found.append((old, new))
+    return found
+
+
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w.])" + re.escape(name) + r"(?![\w])")
+
+
+def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | None:
+    """The hunk with `editor`'s block inside `wrapper`'s new structure, or None if the shape differs."""
+    b, w, e = lines(base), lines(wrapper), lines(editor)
+    b_code = [line for line in b if _is_code(line)]
+    if not b_code or editor == base or wrapper == base:
+        return None
+    block_indent = indent_of(b_code[0])
+    if any(not line.startswith(block_indent) for line in b_code):
+        return None
+    for start, line in enumerate(w):
+        if not _is_code(line) or line.strip() != b_code[0].strip():
+            continue
+        extra = indent_of(line)[len(block_indent):]
+        if not extra or indent_of(line) != block_indent + extra:
+            continue
+        end = _match_run(b, w, start, extra)
+        if end is None:
+            continue
+        prefix, suffix = w[:start], w[end:]
+        opener = next((p for p in reversed(prefix) if _is_code(p)), None)
+        if opener is None or not opener.rstrip().endswith(":") or indent_of(opener) != block_indent:
+            continue
+        if any(_is_code(line) and not line.startswith(block_indent) for line in e) or _multiline_strings(editor):
+            return None
+        renames = [(old, new) for old, new in renamed_names(base, editor)
+                   if not _name_pattern(old).search(editor_file)
+                   and any(_name_pattern(old).search(x) for x in prefix + suffix)]
+        new_prefix, new_suffix = "".join(prefix), "".join(suffix)
+        for old, new in renames:
+            new_prefix = _name_pattern(old).sub(new, new_prefix)
+            new_suffix = _name_pattern(old).sub(new, new_suffix)
+        body = "".join(extra + line if line.strip() else line for line in e)
+        return Rewrap(new_prefix + body + new_suffix, tuple(renames))
+    return None
+
+
+def _match_run(base: list[str], wrapper: list[str], start: int, extra: str) -> int | None:
+    """End (exclusive) of the run of `wrapper` from `start` that is `base` re-indented by `extra`.
+
+    Comment-only lines of the base may be missing in the run; the run may not add any line.
+    """
+    i, j = 0, start
+    while i < len(base):
+        line = base[i]
+        if j < len(wrapper) and (extra + line if line.strip() else line).rstrip() == wrapper[j].rstrip():
+            i, j = i + 1, j + 1
+        elif not _is_code(line):
+            i += 1  # a comment or blank line the wrapping side dropped
+        else:
+            return None
+    return j if j > start else None
+
+
+@dataclass
+class WrappedBlockLayer:
+    name: str = "wrapped"
+
+    def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
+        if not path.endswith(".py"):
+            return None
+        views = merged.views()
+        resolved: dict[int, str] = {}
+        actions: list[LayerAction] = []
+        for index, (start, _) in merged.conflict_spans("ours"):
+            hunk = merged.segments[index]
+            assert isinstance(hunk, Conflict)
+            for wrapper, editor, editor_view, who in ((hunk.theirs, hunk.ours, views[1], "theirs"),
+                                                      (hunk.ours, hunk.theirs, views[2], "ours")):
+                result = rewrap(hunk.base, wrapper, editor, editor_view)
+                if result is None:
+                    continue
+                trial = {**resolved, index: result.text}
+                if parse_module(agree(merged, trial)[1]) is None:
+                    continue
+                resolved = trial
+                other = "ours" if who == "theirs" else "theirs"
+                detail = (f"{who} wrapped the block in new control flow, {other} edited it: {other}'s block "
+                          f"placed inside {who}'s structure")
+                if result.renames:
+                    detail += "; renamed in " + who + "'s new code as " + other + " did: " + ", ".join(
+                        f"`{old}` -> `{new}`" for old, new in result.renames)
+                actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
+                                           detail=detail, hunks=(hunk,), result=result.text))
+                break
+        if not resolved:
+            return None
+        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
