@@ -251,6 +251,61 @@ def table(score: RepoScore) -> Table:
     return out
 
 
+def markdown(scores: list[RepoScore]) -> str:
+    """The scores as one GitHub-flavoured markdown table (a column per repository, and the total)."""
+    def pct(n: int, total: int) -> str:
+        return f"{n} ({100 * n / total:.1f}%)" if total else "0"
+
+    names = [Path(s.repo).name if Path(s.repo).name != "repo" else Path(s.repo).parent.name for s in scores]
+    rows = [("repository", names + ["all"]),
+            ("commit measured", [f"`{s.head[:12]}`" for s in scores] + [""]),
+            ("merges scanned", [str(s.merges_scanned) for s in scores] + [str(sum(s.merges_scanned for s in scores))]),
+            ("merges with conflicted .py files", [str(s.merges_conflicted) for s in scores]
+             + [str(sum(s.merges_conflicted for s in scores))])]
+    totals = Counter()
+    for s in scores:
+        totals.update(s.counts())
+    files = [len(s.files) for s in scores]
+    rows.append(("conflicted .py files", [str(n) for n in files] + [str(sum(files))]))
+    for category in CATEGORIES:
+        rows.append((category, [pct(s.counts().get(category, 0), len(s.files)) for s in scores]
+                     + [pct(totals.get(category, 0), sum(files))]))
+    ok = [s.counts().get("identical", 0) + s.counts().get("same AST", 0) for s in scores]
+    rows.append(("identical + same AST", [pct(n, f) for n, f in zip(ok, files, strict=True)] + [pct(sum(ok), sum(files))]))
+    structural = [sum(1 for f in s.files if f.resolved_by == "structural") for s in scores]
+    rows.append(("resolved by the structural layer", [str(n) for n in structural] + [str(sum(structural))]))
+    orders = [Counter(f.order for f in s.files if f.order) for s in scores]
+    rows.append(("order decided: human put ours / theirs first / other",
+                 [f"{o['ours first']} / {o['theirs first']} / {o['other']}" for o in orders]
+                 + ["{} / {} / {}".format(*(sum(o[k] for o in orders) for k in ("ours first", "theirs first", "other")))]))
+    all_times = sorted(f.seconds for s in scores for f in s.files)
+
+    def times(values: list[float]) -> str:
+        if not values:
+            return "-"
+        values = sorted(values)
+        return f"{1000 * statistics.median(values):.0f} / {1000 * values[min(len(values) - 1, int(0.95 * len(values)))]:.0f}"
+
+    rows.append(("time per file, ms: median / p95", [times([f.seconds for f in s.files]) for s in scores]
+                 + [times(all_times)]))
+    skipped = Counter()
+    for s in scores:
+        skipped.update(s.skipped)
+    for reason in sorted(skipped):
+        rows.append((f"skipped: {reason}", [str(s.skipped.get(reason, 0)) for s in scores] + [str(skipped[reason])]))
+    lines = ["| " + " | ".join([rows[0][0], *rows[0][1]]) + " |",
+             "|" + "---|" * (len(rows[0][1]) + 1)]
+    lines += ["| " + " | ".join([label, *cells]) + " |" for label, cells in rows[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def from_json(data: dict) -> RepoScore:
+    score = RepoScore(repo=data["repo"], head=data["head"], merges_scanned=data["merges_scanned"],
+                      merges_conflicted=data["merges_conflicted"], skipped=Counter(data["skipped"]))
+    score.files = [FileResult(**f) for f in data["files"]]
+    return score
+
+
 def to_json(score: RepoScore) -> dict:
     return {
         "repo": score.repo, "head": score.head, "merges_scanned": score.merges_scanned,
@@ -265,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-merges", type=int, default=1000)
     parser.add_argument("--json", type=Path, help="write every file's result here")
     parser.add_argument("--dump", type=Path, help="write the inputs and results of non-identical clean merges here")
+    parser.add_argument("--markdown", type=Path, help="write the table as markdown here")
+    parser.add_argument("--from-json", action="store_true", help="REPOS are --json files of earlier runs: "
+                        "print their tables (and --markdown) without merging again")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--strict", action="store_true", help="the driver's --strict: no order chosen between "
                         "both sides' insertions")
@@ -272,9 +330,15 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     scores = []
     for repo in args.repos:
+        if args.from_json:
+            scores += [from_json(data) for data in json.loads(repo.read_text())]
+            console.print(table(scores[-1]))
+            continue
         score = evaluate(repo, args.max_merges, args.dump, args.progress, args.strict)
         scores.append(score)
         console.print(table(score))
+    if args.markdown:
+        args.markdown.write_text(markdown(scores))
     if args.json:
         args.json.write_text(json.dumps([to_json(s) for s in scores], indent=1))
     return 0

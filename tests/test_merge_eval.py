@@ -93,6 +93,11 @@ def test_table_and_json(history, tmp_path, capsys):
 
     [data] = json.loads(out.read_text())
     assert data["counts"]["identical"] == 1 and data["skipped"] == {"several merge bases": 1}
+    # The committed doc's table comes from a saved run, without merging again.
+    table = tmp_path / "table.md"
+    assert merge_eval.main([str(out), "--from-json", "--markdown", str(table)]) == 0
+    text = table.read_text()
+    assert "| wrong but clean | 1 (25.0%) | 1 (25.0%) |" in text and "| skipped: several merge bases | 1 | 1 |" in text
 
 
 def test_broken_means_clean_but_unparsable():

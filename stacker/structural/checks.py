@@ -70,16 +70,20 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
         if found is not None:
             known |= found
     if remerged.is_clean:
-        checks = [(remerged.view("ours"), known)]
+        new = sorted((name_problems(remerged.view("ours")) or set()) - known)
     else:
-        checks = [(after[side], name_problems(views[side])) for side in ("ours", "theirs")]
-    for text, allowed in checks:
-        if allowed is None:
-            continue
-        new = sorted((name_problems(text) or set()) - allowed)
-        if new:
-            kind, name = new[0]
-            return f"the merged code would have {kind} name `{name}`"
+        # Conflicts are left: a name may be defined in the part of a conflict one side wrote (a
+        # new parameter). Only a problem both sides' views now have, and did not have, counts.
+        per_side = []
+        for side in ("ours", "theirs"):
+            before, now = name_problems(views[side]), name_problems(after[side])
+            if before is None or now is None:
+                return None
+            per_side.append(now - before)
+        new = sorted(per_side[0] & per_side[1])
+    if new:
+        kind, name = new[0]
+        return f"the merged code would have {kind} name `{name}`"
     return None
 
 

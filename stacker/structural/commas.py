@@ -115,8 +115,19 @@ def merge_commas(
     if both_contributed(plan):
         before = tuple(_container_text(ctx, side, container, lists) for side in SIDES)
         after = _replace_in(ctx, container, layouts["ours"], text)
-        out.merges.append(StructuralMerge(ctx.qualname, kind, f"{what}: {summarize(plan, items)}", before, after))
+        summary = f"{what}: {summarize(plan, items)}{_positional_caution(plan, items)}"
+        out.merges.append(StructuralMerge(ctx.qualname, kind, summary, before, after))
     return out
+
+
+def _positional_caution(plan: Plan, items: dict[str, list[Item]]) -> str:
+    """Elements known only by position added by one side: they are right for that side's callee
+    (the parameters it added there); the log says to check the merged callee agrees."""
+    added = [side for side in ("ours", "theirs") if any(items[side][j].key is None for j in plan.inserted[side])]
+    if not added:
+        return ""
+    return (f" (CHECK: {added[0]} added elements by position; they must still line up with the callee's "
+            "parameters as merged)")
 
 
 def _merge_in_place(ctx: Ctx, kind: str, what: str, lists, spans, items, plan: Plan) -> Outcome:
