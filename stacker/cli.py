@@ -11,10 +11,9 @@ import pkgutil
 import sys
 
 import typer
-from rich.console import Console
 
 from stacker import __version__, commands
-from stacker.errors import StackerError
+from stacker.clirun import run_app
 
 app = typer.Typer(
     name="stacker",
@@ -42,29 +41,9 @@ for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.nam
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
 
 
-def _is_click_exception(error: Exception) -> bool:
-    """click's exceptions, whether from click itself or the copy typer vendors (typer._click)."""
-    return any(cls.__name__ == "ClickException" for cls in type(error).__mro__) and hasattr(error, "show")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: a `StackerError` becomes one line on stderr and its exit code."""
-    try:
-        returned = app(args=argv, standalone_mode=False)
-    except StackerError as error:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]stacker:[/] {error}")
-        return error.exit_code
-    except typer.Exit as done:
-        return done.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("stacker: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        if _is_click_exception(error):
-            error.show()
-            return getattr(error, "exit_code", 2) or 2
-        raise
-    return returned if isinstance(returned, int) else 0
+    return run_app(app, argv)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ from typing import Literal
 
 from stacker.errors import GitError
 
+# A line that opens, separates or closes a conflict, as git writes them (`=======` alone is too
+# common in real files to count).
+CONFLICT_MARKER_LINE = re.compile(r"^(<{7}|>{7}|\|{7})( |$)", re.MULTILINE)
+
 Side = Literal["base", "ours", "theirs"]
 DEFAULT_MARKER_SIZE = 7
 _MARKER_RUN = re.compile(r"^([<>=|])\1{6,}", re.MULTILINE)

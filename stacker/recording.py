@@ -8,17 +8,14 @@ conflict's line range to the text that now stands in its place.
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from stacker.conflict_worktree import ConflictState
 from stacker.errors import ConfigError
 from stacker.gitrepo import Repository
-from stacker.linemerge import Conflict
+from stacker.linemerge import CONFLICT_MARKER_LINE, Conflict
 from stacker.recorded import RecordedStore, Recording
-
-_LEFTOVER = re.compile(r"^(<{7}|>{7}|\|{7})( |$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ def collect(repo: Repository, state: ConflictState) -> list[HumanResolution]:
         if not edited_file.exists():
             raise ConfigError(f"{edited_file}: missing; restore it or resolve the conflict in it")
         edited = edited_file.read_text(encoding="utf-8", errors="surrogateescape")
-        leftover = _LEFTOVER.search(edited)
+        leftover = CONFLICT_MARKER_LINE.search(edited)
         if leftover:
             line = edited.count("\n", 0, leftover.start()) + 1
             raise ConfigError(f"{edited_file}:{line}: still has a conflict marker; resolve it first")

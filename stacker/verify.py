@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ast
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -24,8 +23,7 @@ from pathlib import Path
 from pyflakes import checker, messages
 
 from stacker.config import VerifyCommand
-
-_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^\|{7}( |$)", re.MULTILINE)
+from stacker.linemerge import CONFLICT_MARKER_LINE
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ class Finding:
 def check_file(path: str, result: str, ours: str | None, theirs: str | None) -> list[Finding]:
     """Problems the merge introduced into one file (nothing either parent already had)."""
     findings: list[Finding] = []
-    for match in _MARKER.finditer(result):
+    for match in CONFLICT_MARKER_LINE.finditer(result):
         line = result.count("\n", 0, match.start()) + 1
         if not _has_marker_line(ours, match.group(0)) and not _has_marker_line(theirs, match.group(0)):
             findings.append(Finding(path, line, f"conflict marker '{match.group(0).strip()}' left in the file"))

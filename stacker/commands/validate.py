@@ -13,12 +13,12 @@ import threading
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from stacker.cli_options import STACK, WORKDIR
 from stacker.cli_options import console as stdout_console
-from stacker.errors import ConfigError, StackerError, ValidationFailed
+from stacker.clirun import run_app
+from stacker.errors import ConfigError, ValidationFailed
 from stacker.junit import write_junit
 from stacker.validation import ValidateOptions, list_cases, run_validation
 from stacker.validation_markdown import write_markdown
@@ -150,24 +150,7 @@ def _standalone(argv: list[str] | None = None) -> int:
     """This command alone, with the CLI's error handling (one line, the error's exit code)."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(validate)
-    try:
-        app(args=argv, standalone_mode=False)
-    except StackerError as error:
-        Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]stacker:[/] {escape(str(error))}")
-        return error.exit_code
-    except typer.Exit as done:
-        return done.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        print("stacker: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return 2
-        raise
-    return 0
+    return run_app(app, argv)
 
 
 if __name__ == "__main__":
