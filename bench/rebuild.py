@@ -13,9 +13,10 @@ What it measures, exactly:
   separate, timed `stacker.upstream.fetch` into the same work dir: "after fetch" is stacker's own
   work, "fetch" the network part (here a local clone, so it is small).
   * full: every step applied again (`reuse=False`), verify: commands run;
-  * incremental: a new commit is pushed on top of the last PR of the stack (it adds a one-line
-    file), fetched, and the bundle rebuilt with reuse: every earlier step is reused, the last one
-    applied, verify: commands run on the new head;
+  * incremental: a new commit is pushed on top of the last PR of the stack that the build applies
+    (not one it finds superseded; it adds a one-line file), fetched, and the bundle rebuilt with
+    reuse: every earlier step is reused, that PR's step and those after it run again, verify:
+    commands run on the new head;
   * no-op: nothing moved; the build reuses every step and publishes nothing.
   The incremental bundle's head is checked against a full rebuild of the same inputs.
 - One end-to-end `python -m stacker build` no-op (interpreter start, imports, fetch included).
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from stacker.build import BuildOptions, BuildResult, build, upstream_url  # noqa: E402
 from stacker.config import load_stack  # noqa: E402
+from stacker.reuse import outcome  # noqa: E402
 from stacker.upstream import fetch, wants_for  # noqa: E402
 from stacker.workspace import workspace_for  # noqa: E402
 
@@ -146,7 +148,7 @@ def main() -> int:
             print(f"nothing builds on {options.base} {base_sha[:12]}: " +
                   "; ".join(f"#{n} {why}" for n, why in dropped))
             return 1
-        last = prs[-1]["number"]
+        last = None  # the last PR the build applies (a superseded one at the end changes nothing when pushed to)
         print(f"upstream {options.upstream} base {options.base} {base_sha[:12]}")
         print(f"stack that builds: {', '.join('#' + str(p['number']) for p in prs)}"
               + (f"; dropped: {'; '.join(f'#{n} ({why})' for n, why in dropped)}" if dropped else ""))
@@ -160,6 +162,8 @@ def main() -> int:
             fetch_s, build_s, full = timed_build(stack_path, workdir, reverify=True, reuse=False)
             assert full.status == "ok", full.status
             rows["full"].append((fetch_s, build_s))
+            if last is None:
+                last = [s.step.number for s in full.steps if outcome(s) == "applied"][-1]
 
             push_on_top(upstream, last, i)
             fetch_s, build_s, incremental = timed_build(stack_path, workdir)

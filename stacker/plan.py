@@ -74,7 +74,7 @@ class Plan:
 def make_plan(repo: Repository, stack: Stack, upstream: UpstreamRefs,
               heads_override: dict[int, str] | None = None) -> Plan:
     """Compute every step's fork, included PRs and distances; reads git, writes nothing."""
-    heads = {**upstream.heads, **(heads_override or {})}
+    heads = {**upstream.others, **upstream.heads, **(heads_override or {})}
     steps: list[Step] = []
     for pr in stack.prs:
         head = heads[pr.number]
@@ -111,7 +111,8 @@ def _includes(repo: Repository, stack: Stack, pr: PullRequest, head: str, fork: 
               heads: dict[int, str], applied: set[int]) -> tuple[tuple[Included, ...], tuple[str, ...]]:
     found: list[Included] = []
     warnings: list[str] = []
-    for number in stack.pr_numbers:
+    known = list(stack.pr_numbers) + sorted(n for n in heads if n not in stack.pr_numbers)
+    for number in known:
         if number == pr.number or number in applied or number not in heads:
             continue
         other = heads[number]

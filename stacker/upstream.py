@@ -1,14 +1,17 @@
 """Fetching exactly what a stack needs from upstream into stacker's repository.
 
 Only the base, the branch PRs target and `refs/pull/N/head` of the stack's PRs are fetched —
-never all of `refs/pull/*`, which on a busy upstream is thousands of refs. Fetched refs live under
-`refs/stacker/upstream/` so they never mix with the bundle branch or anything of the user's.
+never all of `refs/pull/*`, which on a busy upstream is thousands of refs. The names and SHAs of
+all PR heads are listed (ls-remote, no objects) so that a PR whose head lies inside a stack PR's own
+commits is known as an included PR even when stack.yaml does not list it; its ref is recorded
+locally (its commits came with the stack PR) so that offline builds see the same. Fetched refs live
+under `refs/stacker/upstream/` so they never mix with the bundle branch or anything of the user's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stacker.config import Stack
 from stacker.errors import UpstreamError
@@ -16,6 +19,8 @@ from stacker.gitrepo import Repository
 
 PREFIX = "refs/stacker/upstream"
 _HEX = re.compile(r"^[0-9a-f]{7,40}$")
+_PULL_HEAD = re.compile(r"^refs/pull/(\d+)/head$")
+_LOCAL_PULL_HEAD = re.compile(rf"^{PREFIX}/pull/(\d+)/head$")
 
 
 def pr_ref(number: int) -> str:
@@ -36,6 +41,8 @@ class UpstreamRefs:
     target_name: str
     target: str
     heads: dict[int, str]
+    # other PRs whose heads are among the stack PRs' own commits (candidates for included PRs)
+    others: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,22 @@ def fetch(repo: Repository, url: str, want: Want) -> UpstreamRefs:
     status, _, err = repo.run("fetch", "--no-tags", "--no-write-fetch-head", "--quiet", url, *refspecs)
     if status != 0:
         raise UpstreamError(f"fetching from {url} failed: {_last_line(err)}")
+    refs = resolve_local(repo, url, want)
+    _record_inner_pulls(repo, advertised, refs)
     return resolve_local(repo, url, want)
+
+
+def _record_inner_pulls(repo: Repository, advertised: dict[str, str], refs: UpstreamRefs) -> None:
+    """Record the advertised PR heads that are commits of a stack PR (not of the base): the PRs
+    a stack PR includes. Their objects came with the stack PR, so nothing more is fetched."""
+    pulls = {int(m.group(1)): sha for name, sha in advertised.items() if (m := _PULL_HEAD.match(name))}
+    others = {n: sha for n, sha in pulls.items() if n not in refs.heads}
+    if not others:
+        return
+    own = set(repo.rev_list(*refs.heads.values(), f"^{refs.base}", f"^{refs.target}"))
+    for number, sha in sorted(others.items()):
+        if sha in own:
+            repo.git("update-ref", local_pr_ref(number), sha)
 
 
 def resolve_local(repo: Repository, url: str, want: Want) -> UpstreamRefs:
@@ -108,8 +130,14 @@ def resolve_local(repo: Repository, url: str, want: Want) -> UpstreamRefs:
         if sha is None:
             raise UpstreamError(f"stack.yaml:{line}: PR #{number} has not been fetched; run without --offline")
         heads[number] = sha
+    others = {}
+    for name, sha in repo.refs(f"{PREFIX}/pull/").items():
+        match = _LOCAL_PULL_HEAD.match(name)
+        if match and int(match.group(1)) not in heads:
+            others[int(match.group(1))] = sha
     return UpstreamRefs(url=url, base_name=want.base, base=resolve(want.base, "base"),
-                        target_name=want.target, target=resolve(want.target, "target branch"), heads=heads)
+                        target_name=want.target, target=resolve(want.target, "target branch"), heads=heads,
+                        others=others)
 
 
 def ensure_commits(repo: Repository, url: str, shas: dict[str, str], offline: bool) -> None:
@@ -129,7 +157,7 @@ def ensure_commits(repo: Repository, url: str, shas: dict[str, str], offline: bo
 
 def _ls_remote(repo: Repository, url: str, want: Want) -> dict[str, str]:
     patterns = [f"refs/heads/{want.base}", f"refs/tags/{want.base}", f"refs/heads/{want.target}",
-                f"refs/tags/{want.target}", *(pr_ref(n) for n in want.prs)]
+                f"refs/tags/{want.target}", "refs/pull/*/head"]
     status, out, err = repo.run("ls-remote", url, *patterns)
     if status != 0:
         raise UpstreamError(f"cannot reach upstream {url}: {_last_line(err)}")

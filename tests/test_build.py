@@ -87,6 +87,30 @@ def test_included_pr_detected_without_being_listed(tmp_path: Path, upstream: Ups
     assert "includes #10 (detected)" in out
 
 
+def test_included_pr_outside_the_stack_detected_from_upstreams_pr_heads(tmp_path: Path, upstream: Upstream,
+                                                                        run_cli) -> None:
+    base = _setup(upstream)
+    split = upstream.pr(10, {"kernel.py": "def launch(grid, block, splits=1):\n    return (grid, block)\n"},
+                        "split-kv", base)
+    upstream.pr(20, {"paged.py": "PAGE = 16\n"}, "paged on split", split)
+    upstream.pr(30, {"README": "unrelated\n"}, "unrelated", base)  # a PR head outside #20: not included
+    # stack.yaml names only #20; #10's head is one of #20's own commits, so upstream's PR list says
+    # that #20 carries #10
+    stack = write_stack(tmp_path / "s", upstream.path, [{"number": 20}])
+    code, out, err = run_cli("build", "--stack", str(stack), "--json")
+    assert code == 0, out + err
+    step = json.loads(out)["steps"][0]
+    assert step["includes"] == [10]
+    assert bundle_log(tmp_path / "s" / ".stacker")[-1] == "Apply PR #20 (+#10): paged on split"
+    head = branch_head(tmp_path / "s" / ".stacker")
+    code, out, _ = run_cli("plan", "--stack", str(stack), "--offline")
+    assert "includes #10 (detected)" in out and "#30" not in out
+    # offline, from scratch: the same commit (the detection was recorded with what was fetched)
+    code, out, err = run_cli("build", "--stack", str(stack), "--offline", "--full", "--json")
+    assert code == 0, out + err
+    assert json.loads(out)["head"] == head
+
+
 def test_base_older_than_fork_lands_only_the_prs_change(tmp_path: Path, upstream: Upstream, run_cli) -> None:
     old = _setup(upstream)
     newer = upstream.commit({"README": "hello, newer upstream\n"}, "upstream moves")
