@@ -22,6 +22,14 @@ class Definition:
 
 
 def parse_module(source: str) -> cst.Module | None:
+    """libcst's module for `source`, None if it does not parse. Cached: libcst trees are immutable,
+    and a build's resolutions inspect the same file text many times (one parse of a large file
+    costs a quarter of a second)."""
+    return _parse_module(source)
+
+
+@functools.lru_cache(maxsize=8)  # a few files per step; libcst trees are large
+def _parse_module(source: str) -> cst.Module | None:
     try:
         return cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError):
