@@ -11,7 +11,7 @@ under `refs/stacker/upstream/` so they never mix with the bundle branch or anyth
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from stacker.config import Stack
 from stacker.errors import UpstreamError
@@ -93,21 +93,21 @@ def fetch(repo: Repository, url: str, want: Want) -> UpstreamRefs:
     if status != 0:
         raise UpstreamError(f"fetching from {url} failed: {_last_line(err)}")
     refs = resolve_local(repo, url, want)
-    _record_inner_pulls(repo, advertised, refs)
-    return resolve_local(repo, url, want)
+    return replace(refs, others={**refs.others, **_record_inner_pulls(repo, advertised, refs)})
 
 
-def _record_inner_pulls(repo: Repository, advertised: dict[str, str], refs: UpstreamRefs) -> None:
-    """Record the advertised PR heads that are commits of a stack PR (not of the base): the PRs
-    a stack PR includes. Their objects came with the stack PR, so nothing more is fetched."""
+def _record_inner_pulls(repo: Repository, advertised: dict[str, str], refs: UpstreamRefs) -> dict[int, str]:
+    """Record (and return) the advertised PR heads that are commits of a stack PR, not of the base:
+    the PRs a stack PR includes. Their objects came with the stack PR, so nothing more is fetched."""
     pulls = {int(m.group(1)): sha for name, sha in advertised.items() if (m := _PULL_HEAD.match(name))}
     others = {n: sha for n, sha in pulls.items() if n not in refs.heads}
     if not others:
-        return
+        return {}
     own = set(repo.rev_list(*refs.heads.values(), f"^{refs.base}", f"^{refs.target}"))
-    for number, sha in sorted(others.items()):
-        if sha in own:
-            repo.git("update-ref", local_pr_ref(number), sha)
+    inner = {n: sha for n, sha in sorted(others.items()) if sha in own}
+    for number, sha in inner.items():
+        repo.git("update-ref", local_pr_ref(number), sha)
+    return inner
 
 
 def resolve_local(repo: Repository, url: str, want: Want) -> UpstreamRefs:
