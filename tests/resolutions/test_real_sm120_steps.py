@@ -7,8 +7,11 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.gitrepos import git, write_stack
 
+pytestmark = pytest.mark.upstream
 RESOLUTIONS = Path(__file__).resolve().parents[2] / "resolutions"
 
 
