@@ -223,10 +223,18 @@ def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> No
         (folder / f"{name}.py").write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
+def median_p95_ms(seconds: list[float]) -> tuple[float, float] | None:
+    """Median and 95th percentile of per-file times, in milliseconds; None without any."""
+    if not seconds:
+        return None
+    values = sorted(seconds)
+    return 1000 * statistics.median(values), 1000 * values[min(len(values) - 1, int(0.95 * len(values)))]
+
+
 def table(score: RepoScore) -> Table:
     counts = score.counts()
     total = len(score.files)
-    times = sorted(f.seconds for f in score.files)
+    times = median_p95_ms([f.seconds for f in score.files])
     title = (f"{Path(score.repo).name} @ {score.head[:12]}: {score.merges_scanned} merges scanned, "
              f"{score.merges_conflicted} with .py conflicts, {total} conflicted .py files")
     out = Table(title=title, title_justify="left")
@@ -244,8 +252,7 @@ def table(score: RepoScore) -> Table:
         out.add_row("(order of both sides' insertions: human put ours / theirs first / other)",
                     f"{orders['ours first']} / {orders['theirs first']} / {orders['other']}", "")
     if times:
-        out.add_row("time per file: median / p95", f"{1000 * statistics.median(times):.0f} ms",
-                    f"{1000 * times[min(len(times) - 1, int(0.95 * len(times)))]:.0f} ms")
+        out.add_row("time per file: median / p95", f"{times[0]:.0f} ms", f"{times[1]:.0f} ms")
     for reason, n in sorted(score.skipped.items()):
         out.add_row(f"skipped: {reason}", str(n), "")
     return out
@@ -278,13 +285,11 @@ def markdown(scores: list[RepoScore]) -> str:
     rows.append(("order decided: human put ours / theirs first / other",
                  [f"{o['ours first']} / {o['theirs first']} / {o['other']}" for o in orders]
                  + ["{} / {} / {}".format(*(sum(o[k] for o in orders) for k in ("ours first", "theirs first", "other")))]))
-    all_times = sorted(f.seconds for s in scores for f in s.files)
+    all_times = [f.seconds for s in scores for f in s.files]
 
     def times(values: list[float]) -> str:
-        if not values:
-            return "-"
-        values = sorted(values)
-        return f"{1000 * statistics.median(values):.0f} / {1000 * values[min(len(values) - 1, int(0.95 * len(values)))]:.0f}"
+        ms = median_p95_ms(values)
+        return f"{ms[0]:.0f} / {ms[1]:.0f}" if ms else "-"
 
     rows.append(("time per file, ms: median / p95", [times([f.seconds for f in s.files]) for s in scores]
                  + [times(all_times)]))
