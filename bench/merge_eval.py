@@ -6,7 +6,8 @@ exactly as the humans did, and how often is it clean but wrong?
 For each of the last N merge commits of REPO (two parents, one merge base), `git merge-tree
 --write-tree` says which files git's merge leaves conflicted. Every conflicted `.py` file with all
 three versions is run through the same chain as `stacker merge-file` (git's line merge, then the
-structural layer) on (merge base, parent 1, parent 2), and the result is compared with the file in
+generic layers: equivalent code, structural, neighbouring edits, moved and wrapped blocks) on
+(merge base, parent 1, parent 2), and the result is compared with the file in
 the merge commit:
 
 - identical: the same text;
@@ -47,7 +48,7 @@ class FileResult:
     path: str
     category: str
     seconds: float
-    resolved_by: str  # "structural", "git" (the line merge alone), or "" when unresolved
+    resolved_by: str  # the layers that acted, e.g. "adjacent+structural"; "git" (the line merge alone); "" unresolved
     conflicts_before: int
     conflicts_after: int
     merges: list[str] = field(default_factory=list)
@@ -138,7 +139,7 @@ def _dump(text: str) -> str | None:
 
 
 def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bool = False,
-             strict: bool = False) -> RepoScore:
+             stack_order: bool = False) -> RepoScore:
     head = git(repo, "rev-parse", "HEAD").stdout.decode().strip()
     score = RepoScore(repo=str(repo), head=head)
     merges = git(repo, "rev-list", "--merges", f"--max-count={max_merges}", "HEAD").stdout.decode().split()
@@ -181,22 +182,24 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                     continue
                 base, ours, theirs = texts
                 start = time.perf_counter()
-                merged = merge_versions(base, ours, theirs, path, stack_order=not strict).merge  # as the driver
+                merged = merge_versions(base, ours, theirs, path, stack_order=stack_order).merge  # as the driver
                 seconds = time.perf_counter() - start
                 text = merged.text if merged.is_clean else None
                 category = classify(text, human)
                 structural = [a for a in merged.actions if a.layer == "structural"]
-                resolved_by = ("structural" if structural else "git") if merged.is_clean else ""
+                layers = sorted({a.layer for a in merged.actions} - {"git"})
+                resolved_by = ("+".join(layers) or "git") if merged.is_clean else ""
                 refusals, order = [], ""
                 if not merged.is_clean:  # diagnostics, not timed
                     refusals = [f"{r.node}: {r.reason}"
-                                for r in merge_python(base, ours, theirs, path, stack_order=not strict).refusals]
-                elif structural and not strict:
+                                for r in merge_python(base, ours, theirs, path, stack_order=stack_order).refusals]
+                elif structural and stack_order:
                     order = _order_decided(path, base, ours, theirs, text, human)
                 score.files.append(FileResult(
                     merge=merge, path=path, category=category, seconds=seconds, resolved_by=resolved_by,
                     conflicts_before=merged.initial_conflicts, conflicts_after=len(merged.merged.conflicts),
-                    merges=[f"{a.location}: {a.detail}" for a in structural], refusals=refusals, order=order,
+                    merges=[f"{a.layer} {a.location}: {a.detail}" for a in merged.actions if a.layer != "git"],
+                    refusals=refusals, order=order,
                 ))
                 if dump is not None and category not in ("unresolved", "identical"):
                     _dump_case(dump, repo, merge, path, base, ours, theirs, human, text or "")
@@ -206,7 +209,7 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
 
 
 def _order_decided(path: str, base: str, ours: str, theirs: str, text: str, human: str) -> str:
-    swapped = merge_versions(base, theirs, ours, path).merge
+    swapped = merge_versions(base, theirs, ours, path, stack_order=True).merge
     if not swapped.is_clean or swapped.text == text:
         return ""
     if classify(text, human) in ("identical", "same AST"):
@@ -221,6 +224,18 @@ def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> No
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in zip(("base", "ours", "theirs", "human", "result"), texts, strict=True):
         (folder / f"{name}.py").write_text(text, encoding="utf-8", errors="surrogateescape")
+
+
+LAYERS = ("structural", "equivalent", "adjacent", "moved", "wrapped")
+
+
+def layer_counts(files: list[FileResult]) -> Counter:
+    """How many clean results each layer after git's merge took part in (one file may count twice)."""
+    counts = Counter({layer: 0 for layer in LAYERS})
+    for f in files:
+        if f.resolved_by not in ("", "git"):
+            counts.update(f.resolved_by.split("+"))
+    return counts
 
 
 def median_p95_ms(seconds: list[float]) -> tuple[float, float] | None:
@@ -244,9 +259,8 @@ def table(score: RepoScore) -> Table:
     for category in CATEGORIES:
         n = counts.get(category, 0)
         out.add_row(category, str(n), f"{100 * n / total:.1f}" if total else "-")
-    structural = sum(1 for f in score.files if f.resolved_by == "structural")
-    out.add_row("(resolved by the structural layer)", str(structural),
-                f"{100 * structural / total:.1f}" if total else "-")
+    for layer, n in layer_counts(score.files).items():
+        out.add_row(f"(resolved with the {layer} layer)", str(n), f"{100 * n / total:.1f}" if total else "-")
     orders = Counter(f.order for f in score.files if f.order)
     if orders:
         out.add_row("(order of both sides' insertions: human put ours / theirs first / other)",
@@ -279,8 +293,10 @@ def markdown(scores: list[RepoScore]) -> str:
                      + [pct(totals.get(category, 0), sum(files))]))
     ok = [s.counts().get("identical", 0) + s.counts().get("same AST", 0) for s in scores]
     rows.append(("identical + same AST", [pct(n, f) for n, f in zip(ok, files, strict=True)] + [pct(sum(ok), sum(files))]))
-    structural = [sum(1 for f in s.files if f.resolved_by == "structural") for s in scores]
-    rows.append(("resolved by the structural layer", [str(n) for n in structural] + [str(sum(structural))]))
+    per_repo = [layer_counts(s.files) for s in scores]
+    for layer in LAYERS:
+        counts = [c[layer] for c in per_repo]
+        rows.append((f"resolved with the {layer} layer", [str(n) for n in counts] + [str(sum(counts))]))
     orders = [Counter(f.order for f in s.files if f.order) for s in scores]
     rows.append(("order decided: human put ours / theirs first / other",
                  [f"{o['ours first']} / {o['theirs first']} / {o['other']}" for o in orders]
@@ -329,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-json", action="store_true", help="REPOS are --json files of earlier runs: "
                         "print their tables (and --markdown) without merging again")
     parser.add_argument("--progress", action="store_true")
-    parser.add_argument("--strict", action="store_true", help="the driver's --strict: no order chosen between "
-                        "both sides' insertions")
+    parser.add_argument("--stack-order", action="store_true", help="the driver's --stack-order: both sides' "
+                        "insertions at one place kept, ours first (by default that choice is left unresolved)")
     args = parser.parse_args(argv)
     console = Console()
     scores = []
@@ -339,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             scores += [from_json(data) for data in json.loads(repo.read_text())]
             console.print(table(scores[-1]))
             continue
-        score = evaluate(repo, args.max_merges, args.dump, args.progress, args.strict)
+        score = evaluate(repo, args.max_merges, args.dump, args.progress, args.stack_order)
         scores.append(score)
         console.print(table(score))
     if args.markdown:

@@ -7,6 +7,14 @@ when no base line is touched by both sides and no two insertions compete for the
 insertion that lands on the edge of the other side's edit keeps its side of that edge. The
 result must parse (for Python files) or the hunk stays a conflict.
 
+Two shapes look like neighbouring edits but are not independent, and stay conflicts (both found
+by replaying real merges, `bench/merge_eval.py`):
+
+- both sides added the same line in different edits (a decorator, an import, an `if
+  TYPE_CHECKING:` block): combining them writes it twice;
+- both sides edited import lines: where a new import goes, and whether it joins an existing
+  statement, is the file's convention (sorted, grouped), which a line union does not know.
+
 Only whole statements qualify. Inside brackets — an argument, parameter or element list — the
 order of elements can carry meaning (positional arguments bind by place: a kernel's `__call__`
 signature and the `compile_args` list that feeds it must agree), and a line-level union cannot
@@ -17,14 +25,18 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import tokenize
+from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
 from stacker.linemerge import Conflict, MergedText
 from stacker.pysource import parse_module
 
 Edit = tuple[int, int, list[str]]  # base lines [start, end) replaced by these lines
+_NAME = re.compile(r"[A-Za-z_]\w")  # a line that says something (not a lone bracket or blank)
 
 
 def _edits(base: list[str], side: list[str]) -> list[Edit]:
@@ -61,7 +73,60 @@ def combine(hunk: Conflict) -> str | None:
         out.extend(lines)
         cursor = max(cursor, end)
     out.extend(base[cursor:])
+    if _repeats_a_line(out, hunk):
+        return None
+    if _both_edit_imports(base, ours, theirs) and _breaks_import_order(out, hunk):
+        return None
     return "".join(out)
+
+
+def _touched_lines(base: list[str], edits: list[Edit]) -> list[str]:
+    return [line for start, end, lines in edits for line in base[start:end] + lines]
+
+
+def _is_import(line: str) -> bool:
+    return line.lstrip().startswith(("import ", "from ")) and " import" in f" {line.strip()}"
+
+
+def _both_edit_imports(base: list[str], ours: list[Edit], theirs: list[Edit]) -> bool:
+    return all(any(_is_import(line) for line in _touched_lines(base, side)) for side in (ours, theirs))
+
+
+def _import_groups(lines: list[str]) -> list[list[str]]:
+    """Runs of import lines (a blank or other line ends a run), as the imported module names."""
+    groups: list[list[str]] = [[]]
+    for line in lines:
+        words = line.split()
+        if _is_import(line) and len(words) > 1 and not line[0].isspace():
+            groups[-1].append(("~" if words[0] == "from" else "") + words[1].lower())
+        elif groups[-1]:
+            groups.append([])
+    return [g for g in groups if len(g) > 1]
+
+
+def _sorted_by(groups: list[list[str]], key) -> bool:
+    return all(all(key(a) <= key(b) for a, b in pairwise(g)) for g in groups)
+
+
+def _breaks_import_order(result: list[str], hunk: Conflict) -> bool:
+    """Whether both sides keep their imports sorted (by module, `import` lines first or mixed) and
+    the result does not: the file has a convention, and the human sorts the new line in."""
+    sides = [_import_groups(text.splitlines()) for text in (hunk.ours, hunk.theirs)]
+    merged = _import_groups(result)
+    for key in (lambda m: m, lambda m: m.lstrip("~")):
+        if all(_sorted_by(groups, key) for groups in sides):
+            return not _sorted_by(merged, key)
+    return False
+
+
+def _repeats_a_line(result: list[str], hunk: Conflict) -> bool:
+    """Whether a line with a name in it occurs more often in the result than in either side."""
+    counts = {side: Counter(line.strip() for line in text.splitlines()) for side, text in
+              (("ours", hunk.ours), ("theirs", hunk.theirs))}
+    for line, n in Counter(line.strip() for line in result).items():
+        if _NAME.search(line) and n > max(counts["ours"][line], counts["theirs"][line]):
+            return True
+    return False
 
 
 def bracket_depths(source: str) -> list[int] | None:

@@ -13,22 +13,19 @@ import hashlib
 from dataclasses import dataclass, field
 
 from stacker import __version__
-from stacker.adjacent import AdjacentEditsLayer
+from stacker.chain import generic_layers
 from stacker.codified import CodifiedLayer, TransformRecord, run_transforms
 from stacker.conflicts import UnresolvedConflict, blame_section
-from stacker.equivalent import EquivalentLayer
 from stacker.filemerge import FileMerge, FileVersions, Layer, merge_file
 from stacker.gitrepo import CommitInfo, Repository, Signature, TreeMerge
 from stacker.imports import restore_lost_imports
 from stacker.linemerge import Conflict, Labels
-from stacker.moved import MovedBlockLayer
 from stacker.patches import patch_commit_message
 from stacker.plan import Step
 from stacker.pysource import enclosing_qualname
 from stacker.recorded import RecordedLayer, RecordedStore
 from stacker.resolution import Resolution, SourceTree
 from stacker.verify import Finding, check_file
-from stacker.wrapped import WrappedBlockLayer
 
 STACKER_IDENT = ("stacker", "stacker@localhost")
 RESTORED_IMPORT = "restored-import"  # the record of stacker.imports in a step's transforms
@@ -88,10 +85,7 @@ def apply_step(ctx: StepContext, tip: CommitInfo, step: Step, present_prs: froze
                     theirs=f"{step.name} {head.sha[:12]}")
     originals: dict[str, FileVersions] = {}
     layers: list[Layer] = [CodifiedLayer(ctx.resolutions, step.number, present_prs, originals),
-                           RecordedLayer(ctx.recorded), EquivalentLayer()]
-    if ctx.structural is not None:
-        layers.append(ctx.structural)
-    layers += [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer()]
+                           RecordedLayer(ctx.recorded), *generic_layers(ctx.structural)]
 
     changes: dict[str, tuple[str, str] | None] = {}
     for path, stages in sorted(merge.conflicted.items()):

@@ -3,7 +3,8 @@
 git calls a merge driver with three temporary files and expects the result in the second one,
 exit status 0 when clean and non-zero when conflicts are left. This module reads the files, runs
 the same per-file merge chain `stacker build` runs (`filemerge.merge_file`: git's line merge,
-then the structural layer for Python), and renders what is left with git-style markers. A file
+then `chain.generic_layers` — equivalent code, the structural layer for Python, neighbouring
+edits, moved and wrapped blocks — without the bundle's own resolutions), and renders what is left with git-style markers. A file
 that is not Python, or a version that does not parse, gets git's line merge and nothing else.
 """
 
@@ -13,6 +14,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacker.chain import generic_layers
 from stacker.errors import ConfigError
 from stacker.filemerge import FileMerge, FileVersions, merge_file
 from stacker.linemerge import Labels
@@ -25,7 +27,7 @@ class DriverResult:
     text: str  # what goes into the output file (markers included when not clean)
     clean: bool
     merge: FileMerge | None = None
-    notes: list[str] = field(default_factory=list)  # what was merged structurally
+    notes: list[str] = field(default_factory=list)  # what the layers after git's merge resolved
 
 
 def read_version(path: Path, role: str) -> str:
@@ -52,11 +54,16 @@ def conflict_style_diff3(cwd: Path | None = None) -> bool:
 
 
 def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels = Labels(),
-                   marker_size: int = 7, diff3: bool = True, stack_order: bool = True) -> DriverResult:
-    """The merge chain on three texts; the result rendered with markers where conflicts remain."""
+                   marker_size: int = 7, diff3: bool = True, stack_order: bool = False) -> DriverResult:
+    """The merge chain on three texts; the result rendered with markers where conflicts remain.
+
+    `stack_order`: keep both sides' insertions at one place, ours first, where any order is
+    correct (as `stacker build` does); by default such a choice is left to a human.
+    """
     versions = FileVersions(path, base, ours, theirs)
-    result = merge_file(versions, [StructuralLayer(originals=versions, stack_order=stack_order)])
-    notes = [f"{a.location}: {a.detail}" for a in result.actions if a.layer == "structural"]
+    result = merge_file(versions, generic_layers(StructuralLayer(originals=versions, stack_order=stack_order)))
+    notes = [f"{a.location}: {a.detail}" if a.layer == "structural" else f"{a.layer} {a.location}: {a.detail}"
+             for a in result.actions if a.layer != "git"]
     if is_python(path):
         guarded, refusal = guard_clean(result.merged, base, ours, theirs, path)
         if refusal is not None:
@@ -69,7 +76,7 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
 
 def merge_paths(base: Path, ours: Path, theirs: Path, path: str | None = None, out: Path | None = None,
                 labels: Labels = Labels(), marker_size: int = 7, diff3: bool | None = None,
-                stack_order: bool = True) -> DriverResult:
+                stack_order: bool = False) -> DriverResult:
     """Merge the three files; write the result to `out` (default: over `ours`, as git expects)."""
     if marker_size < 1:
         raise ConfigError(f"--marker-size must be at least 1, not {marker_size}")

@@ -196,3 +196,33 @@ def test_edit_is_not_transplanted_to_a_look_alike_line() -> None:
                           "        aux_tensors,\n        seed_lo,\n        seed_hi,\n        current_stream,")
     result = merge_file(FileVersions("c.py", base, ours, theirs), [MovedBlockLayer()])
     assert not result.is_clean
+
+
+def test_a_line_both_sides_added_is_not_written_twice() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    # both sides added the decorator; ours also rewrote the class line: combining the edits line
+    # by line would stack two copies of the decorator
+    base = "import pytest\n\n\nclass TestProxy(Case):\n    pass\n"
+    ours = base.replace("class TestProxy(Case):\n", "@pytest.mark.requires_proxy\nclass TestProxy:\n")
+    theirs = base.replace("class TestProxy(Case):\n", "@pytest.mark.requires_proxy\nclass TestProxy(Case):\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
+
+
+def test_neighbouring_import_edits_must_keep_the_files_sort_order() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    base = "import os\n\nfrom pkg.b import B\nfrom pkg.d import D\n"
+    # ours added `pkg.a` before `pkg.b`; theirs rewrote `pkg.b` to `pkg.c`: the union is sorted
+    ours = base.replace("from pkg.b import B\n", "from pkg.a import A\nfrom pkg.b import B\n")
+    theirs = base.replace("from pkg.b import B\n", "from pkg.c import B\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert result.is_clean
+    assert result.text == "import os\n\nfrom pkg.a import A\nfrom pkg.c import B\nfrom pkg.d import D\n"
+    # ours added `pkg.bb` after `pkg.b` where theirs rewrote that line to `pkg.c`: each side is
+    # sorted, the union (`pkg.c`, `pkg.bb`, `pkg.d`) is not; a human sorts the new line in
+    ours = base.replace("from pkg.b import B\n", "from pkg.b import B\nfrom pkg.bb import BB\n")
+    theirs = base.replace("from pkg.b import B\n", "from pkg.c import B\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_merge_file import BASE, version
+from tests.test_merge_file import BASE, retuned, version
 
 _SPEC = importlib.util.spec_from_file_location("merge_eval", Path(__file__).parent.parent / "bench" / "merge_eval.py")
 merge_eval = importlib.util.module_from_spec(_SPEC)
@@ -49,13 +49,13 @@ def history(tmp_path_factory) -> Path:
     git(repo, "init", "-q", "-b", "main")
     names = ["identical.py", "same_ast.py", "unresolved.py", "wrong.py"]
     commit(repo, {name: BASE for name in names}, "base")
-    smem, cluster = "        smem=4096,\n", "        cluster=2,\n"
-    both = version(smem + cluster)
-    conflicted_merge(repo, "identical.py", version(smem), version(cluster), both)
-    conflicted_merge(repo, "same_ast.py", version(smem), version(cluster),
-                     both.replace("        grid=grid,\n", "        grid = grid ,  # the grid\n"))
+    smem = "        smem=4096,\n"
+    both = retuned(version(smem))  # ours added a launch keyword, theirs changed the one before it
+    conflicted_merge(repo, "identical.py", version(smem), retuned(BASE), both)
+    conflicted_merge(repo, "same_ast.py", version(smem), retuned(BASE),
+                     both.replace("        grid=grid_for(q),\n", "        grid = grid_for(q) ,  # the grid\n"))
     conflicted_merge(repo, "unresolved.py", version(scale="2.0"), version(scale="3.0"), version(scale="2.5"))
-    conflicted_merge(repo, "wrong.py", version(smem), version(cluster), version(smem))
+    conflicted_merge(repo, "wrong.py", version(smem), retuned(BASE), version(smem))
     # A criss-cross merge: two merge bases, skipped and counted.
     git(repo, "checkout", "-q", "-b", "x")
     commit(repo, {"x.py": "x = 1\n"}, "x")

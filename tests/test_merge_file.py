@@ -27,6 +27,11 @@ def version(kwarg: str = "", scale: str = "1.0") -> str:
     return text.replace("        grid=grid,\n", f"        grid=grid,\n{kwarg}")
 
 
+def retuned(text: str) -> str:
+    """The launch's `grid` keyword given another value (next to where `version` adds keywords)."""
+    return text.replace("        grid=grid,\n", "        grid=grid_for(q),\n")
+
+
 def write(folder: Path, **files: str) -> dict[str, Path]:
     paths = {}
     for name, text in files.items():
@@ -38,7 +43,8 @@ def write(folder: Path, **files: str) -> dict[str, Path]:
 
 def test_clean_merge_writes_ours_and_exits_0(tmp_path, run_cli):
     p = write(tmp_path, base=BASE, ours=version("        smem=4096,\n"), theirs=version("        cluster=2,\n"))
-    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "attn.py")
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "attn.py",
+                             "--stack-order")
     assert code == 0
     assert p["ours"].read_text() == version("        smem=4096,\n        cluster=2,\n")
     assert "call-arguments" in err  # what was merged structurally, on stderr
@@ -103,10 +109,27 @@ def test_a_side_that_does_not_parse_gets_the_line_merge(tmp_path, run_cli):
     assert out == _git_merge_file(tmp_path, base, ours, theirs)
 
 
-def test_strict_leaves_an_order_choice_to_a_human(tmp_path, run_cli):
-    p = write(tmp_path, base=BASE, ours=version("        smem=4096,\n"), theirs=version("        cluster=2,\n"))
-    code, _, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--strict")
-    assert code == 1
+def test_an_order_choice_is_left_to_a_human_unless_stack_order(tmp_path, run_cli):
+    # both sides added a keyword argument at one place: either order is correct, so the default
+    # (and --strict) leaves the choice; --stack-order keeps both, ours first (test above)
+    for flags in ((), ("--strict",)):
+        p = write(tmp_path, base=BASE, ours=version("        smem=4096,\n"), theirs=version("        cluster=2,\n"))
+        code, _, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), *flags)
+        assert code == 1
+
+
+def test_the_driver_runs_the_builds_generic_layers(tmp_path, run_cli):
+    # a note inserted before a docstring line the other side rewrote: prose, which the structural
+    # layer leaves alone; the adjacent-edits layer (run by `stacker build` after the structural
+    # one) combines the two edits, since no line was edited twice
+    base = 'def f():\n    """Do things.\n\n    First paragraph\n    of text.\n    """\n    return 1\n'
+    ours = base.replace("    First paragraph\n", "    .. versionadded:: 2.0\n\n    First paragraph\n")
+    theirs = base.replace("    First paragraph\n", "    The first paragraph\n")
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)
+    code, _, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "f.py")
+    assert code == 0
+    assert p["ours"].read_text() == ours.replace("    First paragraph\n", "    The first paragraph\n")
+    assert "stacker: merged adjacent line 4: the sides edited neighbouring lines" in err
 
 
 # -- the driver in a real `git merge` ----------------------------------------------------------
@@ -147,11 +170,11 @@ def test_git_merge_resolves_what_the_structural_layer_can(repo):
     _commit(repo, env, "main", BASE, "base")
     git(repo, "branch", "feature", env=env)
     _commit(repo, env, "main", version("        smem=4096,\n"), "ours: smem")
-    _commit(repo, env, "feature", version("        cluster=2,\n"), "theirs: cluster")
+    _commit(repo, env, "feature", retuned(BASE), "theirs: another grid")
     git(repo, "checkout", "-q", "main", env=env)
     done = git(repo, "merge", "-q", "--no-edit", "feature", env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (repo / "attn.py").read_text() == version("        smem=4096,\n        cluster=2,\n")
+    assert (repo / "attn.py").read_text() == retuned(version("        smem=4096,\n"))
 
 
 def test_git_merge_reports_the_conflict_the_layer_leaves(repo):
@@ -159,7 +182,7 @@ def test_git_merge_reports_the_conflict_the_layer_leaves(repo):
     _commit(repo, env, "main", BASE, "base")
     git(repo, "branch", "feature", env=env)
     _commit(repo, env, "main", version("        smem=4096,\n", scale="2.0"), "ours")
-    _commit(repo, env, "feature", version("        cluster=2,\n", scale="3.0"), "theirs")
+    _commit(repo, env, "feature", retuned(version(scale="3.0")), "theirs")
     git(repo, "checkout", "-q", "main", env=env)
     done = git(repo, "merge", "--no-edit", "feature", env=env, check=False)
     assert done.returncode != 0
@@ -167,7 +190,7 @@ def test_git_merge_reports_the_conflict_the_layer_leaves(repo):
     text = (repo / "attn.py").read_text()
     assert "<<<<<<<" in text and "    scale = 2.0\n" in text and "    scale = 3.0\n" in text
     # The launch kwargs were merged; only the scale line is left to a human.
-    assert "        smem=4096,\n        cluster=2,\n" in text
+    assert "        grid=grid_for(q),\n        smem=4096,\n" in text
     assert text.count("<<<<<<<") == 1
     assert git(repo, "diff", "--name-only", "--diff-filter=U", env=env).stdout.split() == ["attn.py"]
 

@@ -26,9 +26,10 @@ def register(app: typer.Typer) -> None:
                                    "(default: follow git's merge.conflictStyle)."),
         label: list[str] = typer.Option([], "-L", "--label", help="Marker labels, up to three: ours, base, "
                                         "theirs (git >= 2.44 passes them as %X %S %Y)."),
-        strict: bool = typer.Option(False, "--strict", help="Where both sides inserted at one place and any "
-                                    "order would be correct (new methods, keyword arguments), leave a "
-                                    "conflict instead of keeping both, ours first."),
+        strict: bool = typer.Option(True, "--strict/--stack-order", help="Where both sides inserted at one "
+                                    "place and any order would be correct (new methods, keyword arguments): "
+                                    "leave a conflict (--strict, the default), or keep both, ours first, "
+                                    "as `stacker build` does (--stack-order)."),
         quiet: bool = typer.Option(False, "-q", "--quiet", help="Do not list structural merges on stderr."),
     ) -> int:
         """Merge BASE, OURS and THEIRS: git's line merge, then structural merges for Python.
