@@ -12,8 +12,9 @@ by replaying real merges, `bench/merge_eval.py`):
 
 - both sides added the same line in different edits (a decorator, an import, an `if
   TYPE_CHECKING:` block): combining them writes it twice;
-- both sides edited import lines: where a new import goes, and whether it joins an existing
-  statement, is the file's convention (sorted, grouped), which a line union does not know.
+- a hunk with import lines whose union breaks the sort order that a side's import run (with the
+  import lines around the hunk) keeps: where the new line goes is the file's convention, which a
+  line union does not know.
 
 Only whole statements qualify. Inside brackets — an argument, parameter or element list — the
 order of elements can carry meaning (positional arguments bind by place: a kernel's `__call__`
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
-from stacker.linemerge import Conflict, MergedText
+from stacker.linemerge import Clean, Conflict, MergedText
 from stacker.pysource import parse_module
 
 Edit = tuple[int, int, list[str]]  # base lines [start, end) replaced by these lines
@@ -75,21 +76,11 @@ def combine(hunk: Conflict) -> str | None:
     out.extend(base[cursor:])
     if _repeats_a_line(out, hunk):
         return None
-    if _both_edit_imports(base, ours, theirs) and _breaks_import_order(out, hunk):
-        return None
     return "".join(out)
-
-
-def _touched_lines(base: list[str], edits: list[Edit]) -> list[str]:
-    return [line for start, end, lines in edits for line in base[start:end] + lines]
 
 
 def _is_import(line: str) -> bool:
     return line.lstrip().startswith(("import ", "from ")) and " import" in f" {line.strip()}"
-
-
-def _both_edit_imports(base: list[str], ours: list[Edit], theirs: list[Edit]) -> bool:
-    return all(any(_is_import(line) for line in _touched_lines(base, side)) for side in (ours, theirs))
 
 
 def _import_groups(lines: list[str]) -> list[list[str]]:
@@ -108,14 +99,45 @@ def _sorted_by(groups: list[list[str]], key) -> bool:
     return all(all(key(a) <= key(b) for a, b in pairwise(g)) for g in groups)
 
 
-def _breaks_import_order(result: list[str], hunk: Conflict) -> bool:
-    """Whether both sides keep their imports sorted (by module, `import` lines first or mixed) and
-    the result does not: the file has a convention, and the human sorts the new line in."""
-    sides = [_import_groups(text.splitlines()) for text in (hunk.ours, hunk.theirs)]
-    merged = _import_groups(result)
+def _breaks_import_order(result: str, ours: str, theirs: str) -> bool:
+    """Whether a side keeps its imports sorted (by module; `import` lines first, or mixed) and the
+    result does not: the file has a convention, and a human sorts the new line in."""
+    merged = _import_groups(result.splitlines())
+    sides = [_import_groups(text.splitlines()) for text in (ours, theirs)]
     for key in (lambda m: m, lambda m: m.lstrip("~")):
-        if all(_sorted_by(groups, key) for groups in sides):
-            return not _sorted_by(merged, key)
+        if any(groups and _sorted_by(groups, key) for groups in sides) and not _sorted_by(merged, key):
+            return True
+    return False
+
+
+def _import_run_around(merged: MergedText, index: int) -> tuple[str, str]:
+    """The import lines that run up to hunk `index` and on from it (every side has them)."""
+    def run(segment, reverse: bool) -> list[str]:
+        lines = segment.text.splitlines(keepends=True) if isinstance(segment, Clean) else []
+        taken = []
+        for line in reversed(lines) if reverse else lines:
+            if not _is_import(line):
+                break
+            taken.append(line)
+        return taken[::-1] if reverse else taken
+    segments = merged.segments
+    before = run(segments[index - 1], True) if index > 0 else []
+    after = run(segments[index + 1], False) if index + 1 < len(segments) else []
+    return "".join(before), "".join(after)
+
+
+def _unsafe_python(merged: MergedText, index: int, text: str, result: str) -> bool:
+    """The checks of a combined hunk in its file: the file parses, and the import run around the
+    hunk stays sorted where a side kept it sorted."""
+    if parse_module(result) is None:
+        return True
+    hunk = merged.segments[index]
+    assert isinstance(hunk, Conflict)
+    if any(_is_import(line) for line in (hunk.base + hunk.ours + hunk.theirs).splitlines()):
+        before, after = _import_run_around(merged, index)
+        for ahead, behind in (("", ""), (before, after)):  # the hunk alone, then with its neighbours
+            if _breaks_import_order(ahead + text + behind, ahead + hunk.ours + behind, ahead + hunk.theirs + behind):
+                return True
     return False
 
 
@@ -176,7 +198,7 @@ class AdjacentEditsLayer:
             if text is None:
                 continue
             trial = {**resolved, index: text}
-            if path.endswith(".py") and parse_module(agree(merged, trial)[1]) is None:
+            if path.endswith(".py") and _unsafe_python(merged, index, text, agree(merged, trial)[1]):
                 continue
             resolved = trial
             actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",

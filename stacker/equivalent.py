@@ -7,13 +7,15 @@ the bundle side (upstream's wording) is kept.
 
 from __future__ import annotations
 
+import ast
 import io
 import textwrap
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
-from stacker.linemerge import Conflict, MergedText
+from stacker.linemerge import Clean, Conflict, MergedText
 
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
            tokenize.ENDMARKER, tokenize.ENCODING}
@@ -29,6 +31,25 @@ def code_tokens(fragment: str) -> tuple[str, ...] | None:
         return None
 
 
+def _same_program(merged: MergedText, index: int) -> bool:
+    """Whether our view parses to the same tree with their section of hunk `index` in place of ours.
+
+    Tokens alone can mislead: a hunk inside a docstring tokenizes as words, so a paragraph
+    re-wrapped differently on each side looks "the same code" while the strings differ.
+    """
+    theirs_here = "".join(s.text if isinstance(s, Clean) else s.theirs if i == index else s.ours
+                          for i, s in enumerate(merged.segments))
+    trees = []
+    for text in (merged.view("ours"), theirs_here):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # old escapes in strings: not this layer's business
+                trees.append(ast.dump(ast.parse(text)))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    return trees[0] == trees[1]
+
+
 @dataclass
 class EquivalentLayer:
     name: str = "equivalent"
@@ -42,7 +63,7 @@ class EquivalentLayer:
             hunk = merged.segments[index]
             assert isinstance(hunk, Conflict)
             ours, theirs = code_tokens(hunk.ours), code_tokens(hunk.theirs)
-            if ours is None or ours != theirs or not ours:
+            if ours is None or ours != theirs or not ours or not _same_program(merged, index):
                 continue
             resolved[index] = hunk.ours
             actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",

@@ -107,6 +107,16 @@ def test_different_code_is_not_equivalent() -> None:
     assert not result.is_clean
 
 
+def test_docstring_rewrapped_differently_is_not_equivalent() -> None:
+    # inside a docstring the lines tokenize as words: the same words wrapped differently look
+    # like "the same code", but the strings differ
+    base = 'def f():\n    """Summary.\n\n    Errors show\n    the key.\n    """\n'
+    ours = base.replace("    Errors show\n    the key.\n", "    Errors raised show the bad\n    key in debug mode.\n")
+    theirs = base.replace("    Errors show\n    the key.\n", "    Errors raised show the\n    bad key in debug mode.\n")
+    result = merge_file(FileVersions("p.py", base, ours, theirs), [EquivalentLayer()])
+    assert not result.is_clean
+
+
 def test_layers_leave_non_python_files_alone() -> None:
     base, ours, theirs = "a\nb\n", "a\n# x\nb2\n", "a\nb2\n"
     result = merge_file(FileVersions("notes.txt", base, ours, theirs), [EquivalentLayer()])
@@ -224,5 +234,9 @@ def test_neighbouring_import_edits_must_keep_the_files_sort_order() -> None:
     # sorted, the union (`pkg.c`, `pkg.bb`, `pkg.d`) is not; a human sorts the new line in
     ours = base.replace("from pkg.b import B\n", "from pkg.b import B\nfrom pkg.bb import BB\n")
     theirs = base.replace("from pkg.b import B\n", "from pkg.c import B\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
+    # one side sorted is enough: theirs' `pkg.z` breaks its own order, ours keeps it
+    theirs = base.replace("from pkg.b import B\n", "from pkg.z import B\n")
     result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
     assert not result.is_clean
