@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from stacker.linemerge import Clean, line_merge
 from stacker.mergedriver import merge_versions
 from stacker.structural import merge_python
 
@@ -56,6 +58,9 @@ class FileResult:
     # Where both sides inserted at one place, the merge puts ours first; merging with the sides
     # swapped shows whether it decided an order, and which order the human chose.
     order: str = ""  # "" (no order decided), "ours first", "theirs first", "other"
+    # The human's file differs from git's line merge outside git's conflict hunks as well: the
+    # human edited beyond merging (no merge of the three versions can produce that file).
+    edited_outside: bool = False
 
 
 @dataclass
@@ -186,6 +191,7 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                 seconds = time.perf_counter() - start
                 text = merged.text if merged.is_clean else None
                 category = classify(text, human)
+                edited_outside = category == "wrong but clean" and not _within_hunks(base, ours, theirs, human)
                 structural = [a for a in merged.actions if a.layer == "structural"]
                 layers = sorted({a.layer for a in merged.actions} - {"git"})
                 resolved_by = ("+".join(layers) or "git") if merged.is_clean else ""
@@ -199,13 +205,20 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                     merge=merge, path=path, category=category, seconds=seconds, resolved_by=resolved_by,
                     conflicts_before=merged.initial_conflicts, conflicts_after=len(merged.merged.conflicts),
                     merges=[f"{a.layer} {a.location}: {a.detail}" for a in merged.actions if a.layer != "git"],
-                    refusals=refusals, order=order,
+                    refusals=refusals, order=order, edited_outside=edited_outside,
                 ))
                 if dump is not None and category not in ("unresolved", "identical"):
                     _dump_case(dump, repo, merge, path, base, ours, theirs, human, text or "")
     finally:
         blobs.close()
     return score
+
+
+def _within_hunks(base: str, ours: str, theirs: str, human: str) -> bool:
+    """Whether the human's file is git's line merge with only the conflict hunks filled in."""
+    pattern = "".join(re.escape(s.text) if isinstance(s, Clean) else "(?:.*?)"
+                      for s in line_merge(base, ours, theirs).segments)
+    return re.fullmatch(pattern, human, re.DOTALL) is not None
 
 
 def _order_decided(path: str, base: str, ours: str, theirs: str, text: str, human: str) -> str:
@@ -259,6 +272,8 @@ def table(score: RepoScore) -> Table:
     for category in CATEGORIES:
         n = counts.get(category, 0)
         out.add_row(category, str(n), f"{100 * n / total:.1f}" if total else "-")
+    outside = sum(f.edited_outside for f in score.files)
+    out.add_row("(wrong but clean: the human also edited outside git's conflicts)", str(outside), "")
     for layer, n in layer_counts(score.files).items():
         out.add_row(f"(resolved with the {layer} layer)", str(n), f"{100 * n / total:.1f}" if total else "-")
     orders = Counter(f.order for f in score.files if f.order)
@@ -291,6 +306,9 @@ def markdown(scores: list[RepoScore]) -> str:
     for category in CATEGORIES:
         rows.append((category, [pct(s.counts().get(category, 0), len(s.files)) for s in scores]
                      + [pct(totals.get(category, 0), sum(files))]))
+    outside = [sum(f.edited_outside for f in s.files) for s in scores]
+    rows.append(("wrong but clean, the human also edited outside git's conflicts",
+                 [str(n) for n in outside] + [str(sum(outside))]))
     ok = [s.counts().get("identical", 0) + s.counts().get("same AST", 0) for s in scores]
     rows.append(("identical + same AST", [pct(n, f) for n, f in zip(ok, files, strict=True)] + [pct(sum(ok), sum(files))]))
     per_repo = [layer_counts(s.files) for s in scores]

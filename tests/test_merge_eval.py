@@ -106,3 +106,17 @@ def test_broken_means_clean_but_unparsable():
     assert merge_eval.classify("x=1\n", "x = 1\n") == "same AST"
     assert merge_eval.classify("x = 2\n", "x = 1\n") == "wrong but clean"
     assert merge_eval.classify(None, "x = 1\n") == "unresolved"
+
+
+def test_human_edits_outside_gits_conflicts_are_told_apart():
+    ours, theirs = version(scale="2.0"), version(scale="3.0")
+    # resolving the conflicted line any way keeps the file within git's hunks ...
+    assert merge_eval._within_hunks(BASE, ours, theirs, version(scale="2.5"))
+    # ... editing a line git merged cleanly does not
+    assert not merge_eval._within_hunks(BASE, ours, theirs, version(scale="2.5").replace("return scale", "return 2 * scale"))
+
+
+def test_wrong_but_clean_records_whether_the_human_edited_outside(history):
+    score = merge_eval.evaluate(history, max_merges=50)
+    wrong = [f for f in score.files if f.category == "wrong but clean"]
+    assert [f.edited_outside for f in wrong] == [False]  # the human dropped theirs' change, in the hunk
