@@ -9,7 +9,10 @@ into a conflict.
 With the three original versions at hand, one more invariant holds for any correct three-way
 merge: a definition (function, class, method) that only one side changed comes out exactly as
 that side wrote it. git's line alignment can pair lines of look-alike functions (kernels are
-full of them) and move a change into the wrong one; `misplaced_definitions` catches that.
+full of them) and move a change into the wrong one; `misplaced_definitions` catches that. The
+same alignment can put a definition one side added after the wrong neighbour, every text intact;
+`misplaced_new_definitions` catches that. `guard_clean` applies both to any clean result (git's,
+or the merge driver's whole chain).
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
     if not merged.is_clean or not all(compiles(text, path) for text in (base, ours, theirs)):
         return merged, None
     if compiles(merged.view("ours"), path):
-        problem = misplaced_definitions(merged.view("ours"), base, ours, theirs)
+        problem = (misplaced_definitions(merged.view("ours"), base, ours, theirs)
+                   or misplaced_new_definitions(merged.view("ours"), base, ours, theirs))
         if problem is None:
             return merged, None
         reason = f"git's line merge is clean but {problem}; the changed part is left as a conflict"
@@ -161,6 +165,33 @@ def misplaced_definitions(result: str, base: str, ours: str, theirs: str,
         if r.get(name) != expected:
             side = "ours" if expected == vo else "theirs"
             return f"`{name}`, which only {side} changed, would come out differently"
+    return None
+
+
+def misplaced_new_definitions(result: str, base: str, ours: str, theirs: str) -> str | None:
+    """A function or class only one side added that does not follow the definition it follows in
+    that side (the nearest one the base has too): git's line alignment can pair look-alike
+    definitions and put the new one after the wrong neighbour, with every text intact."""
+    versions = [definition_texts(text) for text in (base, ours, theirs, result)]
+    if any(v is None for v in versions):
+        return None
+    b, o, t, r = versions
+    for side, mine, other in (("ours", o, t), ("theirs", t, o)):
+        for name in mine:
+            if name in b or name in other or name not in r:
+                continue
+            expected, found = _anchor(name, list(mine), b), _anchor(name, list(r), b)
+            if expected is not None and expected in r and found != expected:
+                return f"`{name}`, which only {side} added after `{expected}`, would come after `{found}`"
+    return None
+
+
+def _anchor(name: str, order: list[str], base: dict[str, str]) -> str | None:
+    """The nearest definition before `name`, in the same scope, that the base has."""
+    scope = name.rpartition(".")[0]
+    for earlier in reversed(order[:order.index(name)]):
+        if earlier.rpartition(".")[0] == scope and earlier in base:
+            return earlier
     return None
 
 
