@@ -263,12 +263,17 @@ def expected_merge(base, edits):
     return out
 
 
+def oracle_texts(base, edits) -> list[str]:
+    """Base, ours and theirs of an oracle case, as modules."""
+    return [render_module(base), render_module(apply_side(base, edits, "ours")),
+            render_module(apply_side(base, edits, "theirs"))]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(oracle_case())
 def test_clean_results_are_the_known_right_merge(case):
     base, edits = case
-    texts = [render_module(base), render_module(apply_side(base, edits, "ours")),
-             render_module(apply_side(base, edits, "theirs"))]
+    texts = oracle_texts(base, edits)
     result = merge_python(*texts, "kernels.py")
     if result.is_clean:
         assert _normalized(result.text) == _normalized(render_module(expected_merge(base, edits))), result.merges
@@ -306,8 +311,7 @@ def test_driver_result_is_clean_python_or_carries_markers(versions, stack_order)
 @given(oracle_case())
 def test_driver_clean_results_are_the_known_right_merge(case):
     base, edits = case
-    texts = [render_module(base), render_module(apply_side(base, edits, "ours")),
-             render_module(apply_side(base, edits, "theirs"))]
+    texts = oracle_texts(base, edits)
     result = merge_versions(*texts, "kernels.py", stack_order=True)
     if result.clean:
         assert _normalized(result.text) == _normalized(render_module(expected_merge(base, edits))), result.notes
@@ -319,8 +323,7 @@ def test_a_new_function_is_not_moved_past_a_look_alike():
     base = [("f0", []), ("f1", []), ("f2", []), ("f3", [])]
     edits = {"ours": {0: "keep", 1: "delete", 2: "keep", 3: "insert_after"},
              "theirs": {0: "keep", 1: "keep", 2: "insert_after", 3: "keep"}}
-    texts = [render_module(base), render_module(apply_side(base, edits, "ours")),
-             render_module(apply_side(base, edits, "theirs"))]
+    texts = oracle_texts(base, edits)
     result = merge_versions(*texts, "kernels.py", stack_order=True)
     assert not result.clean
     assert any("`t_new_f2`, which only theirs added after `f2`, would come after `f3`" in n for n in result.notes)
