@@ -3,9 +3,10 @@
 git calls a merge driver with three temporary files and expects the result in the second one,
 exit status 0 when clean and non-zero when conflicts are left. This module reads the files, runs
 the same per-file merge chain `stacker build` runs (`filemerge.merge_file`: git's line merge,
-then `chain.generic_layers` — equivalent code, the structural layer for Python, neighbouring
-edits, moved and wrapped blocks — without the bundle's own resolutions), and renders what is left with git-style markers. A file
-that is not Python, or a version that does not parse, gets git's line merge and nothing else.
+then `chain.generic_layers` — equivalent code, the structural layer, neighbouring edits, moved
+and wrapped blocks — without the bundle's own resolutions), and renders what is left with
+git-style markers. A file that is not Python, or a version that does not parse, gets git's line
+merge and nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from stacker.errors import ConfigError
 from stacker.filemerge import FileMerge, FileVersions, merge_file
 from stacker.linemerge import Labels
 from stacker.structural import StructuralLayer, is_python
-from stacker.structural.checks import guard_clean
+from stacker.structural.checks import guard_clean, parse
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
     correct (as `stacker build` does); by default such a choice is left to a human.
     """
     versions = FileVersions(path, base, ours, theirs)
-    result = merge_file(versions, generic_layers(StructuralLayer(originals=versions, stack_order=stack_order)))
+    layers = []
+    if is_python(path) and all(parse(text) is not None for text in (base, ours, theirs)):
+        layers = generic_layers(StructuralLayer(originals=versions, stack_order=stack_order))
+    result = merge_file(versions, layers)
     notes = [f"{a.location}: {a.detail}" if a.layer == "structural" else f"{a.layer} {a.location}: {a.detail}"
              for a in result.actions if a.layer != "git"]
     if is_python(path):

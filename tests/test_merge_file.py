@@ -109,6 +109,22 @@ def test_a_side_that_does_not_parse_gets_the_line_merge(tmp_path, run_cli):
     assert out == _git_merge_file(tmp_path, base, ours, theirs)
 
 
+def test_fallbacks_get_the_line_merge_even_where_a_later_layer_would_combine(tmp_path, run_cli):
+    # neighbouring lines, none edited twice: the adjacent-edits layer would combine them in a
+    # Python file; a non-Python file, or a Python file with a side that does not parse, gets
+    # exactly git's line merge
+    base, ours, theirs = "a = 1\nb = 2\nc = 3\n", "a = 10\nb = 2\nc = 3\n", "a = 1\nb = 20\nc = 3\n"
+    broken = theirs + "def (\n"
+    for name, sides in (("notes.txt", (base, ours, theirs)), ("f.py", (base, ours, broken))):
+        p = write(tmp_path, base=sides[0], ours=sides[1], theirs=sides[2])
+        code, out, _ = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", name,
+                               "--diff3", "-o", "-")
+        assert code == 1
+        assert out == _git_merge_file(tmp_path, *sides)
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)  # the same edits in Python: combined
+    assert run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "--path", "f.py")[0] == 0
+
+
 def test_an_order_choice_is_left_to_a_human_unless_stack_order(tmp_path, run_cli):
     # both sides added a keyword argument at one place: either order is correct, so the default
     # (and --strict) leaves the choice; --stack-order keeps both, ours first (test above)
