@@ -11,11 +11,11 @@ import ast
 import io
 import textwrap
 import tokenize
-import warnings
 from dataclasses import dataclass
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
-from stacker.linemerge import Clean, Conflict, MergedText
+from stacker.linemerge import Conflict, MergedText
+from stacker.structural.checks import parse
 
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
            tokenize.ENDMARKER, tokenize.ENCODING}
@@ -37,17 +37,10 @@ def _same_program(merged: MergedText, index: int) -> bool:
     Tokens alone can mislead: a hunk inside a docstring tokenizes as words, so a paragraph
     re-wrapped differently on each side looks "the same code" while the strings differ.
     """
-    theirs_here = "".join(s.text if isinstance(s, Clean) else s.theirs if i == index else s.ours
-                          for i, s in enumerate(merged.segments))
-    trees = []
-    for text in (merged.view("ours"), theirs_here):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # old escapes in strings: not this layer's business
-                trees.append(ast.dump(ast.parse(text)))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-    return trees[0] == trees[1]
+    hunk = merged.segments[index]
+    assert isinstance(hunk, Conflict)
+    ours_tree, theirs_tree = parse(merged.view("ours")), parse(agree(merged, {index: hunk.theirs})[1])
+    return ours_tree is not None and theirs_tree is not None and ast.dump(ours_tree) == ast.dump(theirs_tree)
 
 
 @dataclass
