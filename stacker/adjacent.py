@@ -7,11 +7,13 @@ when no base line is touched by both sides and no two insertions compete for the
 insertion that lands on the edge of the other side's edit keeps its side of that edge. The
 result must parse (for Python files) or the hunk stays a conflict.
 
-Two shapes look like neighbouring edits but are not independent, and stay conflicts (both found
+Three shapes look like neighbouring edits but are not independent, and stay conflicts (all found
 by replaying real merges, `bench/merge_eval.py`):
 
 - both sides added the same line in different edits (a decorator, an import, an `if
   TYPE_CHECKING:` block): combining them writes it twice;
+- one side moved a line (an import re-sorted) that the other side deleted: both deleted it from
+  its old place, so the union keeps the moved copy the deleting side wanted gone;
 - a hunk with import lines whose union breaks the sort order that a side's import run (with the
   import lines around the hunk) keeps: where the new line goes is the file's convention, which a
   line union does not know.
@@ -60,7 +62,7 @@ def combine(hunk: Conflict) -> str | None:
     """The hunk with both sides' edits applied, or None when they touch the same base lines."""
     base = hunk.base.splitlines(keepends=True)
     ours, theirs = _edits(base, hunk.ours.splitlines(keepends=True)), _edits(base, hunk.theirs.splitlines(keepends=True))
-    if not ours or not theirs:
+    if not ours or not theirs or _moved_and_deleted(base, ours, theirs):
         return None
     theirs = [e for e in theirs if e not in ours]  # an identical edit on both sides counts once
     if any(_clash(a, b) for a in ours for b in theirs):
@@ -77,6 +79,19 @@ def combine(hunk: Conflict) -> str | None:
     if _repeats_a_line(out, hunk):
         return None
     return "".join(out)
+
+
+def _moved_and_deleted(base: list[str], ours: list[Edit], theirs: list[Edit]) -> bool:
+    """Whether a side moved a line (deleted it from its place, inserted it at another) that the
+    other side deleted: the deletion both share counts once, so a union would keep the line."""
+    once = {line for line, n in Counter(line.strip() for line in base).items() if n == 1}
+
+    def deleted(edits: list[Edit]) -> set[str]:
+        return {line.strip() for start, end, _ in edits for line in base[start:end]} & once
+
+    def moved(edits: list[Edit]) -> set[str]:
+        return deleted(edits) & {line.strip() for _, _, lines in edits for line in lines if _NAME.search(line)}
+    return bool(moved(ours) & deleted(theirs) or moved(theirs) & deleted(ours))
 
 
 def _is_import(line: str) -> bool:

@@ -240,3 +240,22 @@ def test_neighbouring_import_edits_must_keep_the_files_sort_order() -> None:
     theirs = base.replace("from pkg.b import B\n", "from pkg.z import B\n")
     result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
     assert not result.is_clean
+
+
+def test_a_line_one_side_moved_and_the_other_deleted_stays_a_conflict() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    # ours moved the `hooks` import above `wire` and edited the `if`; theirs deleted the import.
+    # Both delete the old line (that edit counts once), so a union would keep ours' moved copy
+    base = "if CHECKING:\n    from .wire import Response\n    from .hooks import Handler\n"
+    ours = "if CHECKING:  # typing only\n    from .hooks import Handler\n    from .wire import Response\n"
+    theirs = "if CHECKING:\n    from .wire import Response\n"
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert not result.is_clean
+    # a line a side only inserts (a new property's `return 0`) is not a move, though the other
+    # side deleted a copy of it: the insertion before the deleted property is kept
+    base = "class T:\n    @property\n    def old(self):\n        return 0\n\n    def keep(self):\n        pass\n"
+    ours = "class T:\n    def keep(self):\n        pass\n"
+    theirs = base.replace("class T:\n", "class T:\n    @property\n    def new(self):\n        return 0\n\n")
+    result = merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+    assert result.text == theirs.replace("    @property\n    def old(self):\n        return 0\n\n", "")
