@@ -21,8 +21,8 @@ import ast
 from dataclasses import dataclass
 
 import libcst as cst
-from pyflakes import checker, messages
 
+from stacker import flakes
 from stacker.pysource import parse_module
 
 
@@ -67,12 +67,8 @@ def _uses(tree: ast.Module, name: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(tree))
 
 
-def _undefined(source: str, path: str) -> set[str]:
-    tree = _tree(source)
-    if tree is None:
-        return set()
-    return {m.message_args[0] for m in checker.Checker(tree, filename=path).messages
-            if isinstance(m, (messages.UndefinedName,))}
+def _undefined(source: str) -> set[str]:
+    return {f.name for f in flakes.name_findings_of(source) or () if f.kind == flakes.UNDEFINED}
 
 
 def restore_lost_imports(path: str, result: str, base: str | None, ours: str | None,
@@ -83,7 +79,7 @@ def restore_lost_imports(path: str, result: str, base: str | None, ours: str | N
     base_tree, sides = _tree(base), {"ours": _tree(ours), "theirs": _tree(theirs)}
     if base_tree is None or any(t is None for t in sides.values()):
         return result, []
-    missing = _undefined(result, path) - _undefined(ours or "", path) - _undefined(theirs or "", path)
+    missing = _undefined(result) - _undefined(ours or "") - _undefined(theirs or "")
     base_bindings = _bindings(base_tree)
     restored: list[RestoredImport] = []
     for name in sorted(missing):

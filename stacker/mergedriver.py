@@ -69,7 +69,7 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
     notes = [f"{a.location}: {a.detail}" if a.layer == "structural" else f"{a.layer} {a.location}: {a.detail}"
              for a in result.actions if a.layer != "git"]
     if is_python(path):
-        guarded, refusal = guard_clean(result.merged, base, ours, theirs, path)
+        guarded, refusal = guard_clean(result.merged, base, ours, theirs, path, made_by="the merge")
         if refusal is not None:
             result.merged = guarded
             notes.append(refusal.reason)

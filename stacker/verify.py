@@ -20,8 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyflakes import checker, messages
-
+from stacker import flakes
 from stacker.config import VerifyCommand
 from stacker.linemerge import CONFLICT_MARKER_LINE
 
@@ -50,52 +49,15 @@ def check_file(path: str, result: str, ours: str | None, theirs: str | None) -> 
         if _parse(ours or "", path)[0] is not None or _parse(theirs or "", path)[0] is not None:
             findings.append(Finding(path, error[0], f"does not parse: {error[1]}"))
         return findings
-    result_problems = _name_problems(tree, path)
-    parents = [_name_problems_of(text, path) for text in (ours, theirs)]
-    undefined_before = set().union(*(p.undefined for p in parents))
-    redefined_before = set().union(*(p.redefined for p in parents))
-    for name, line in result_problems.undefined_at:
-        if name not in undefined_before:
-            findings.append(Finding(path, line, f"undefined name '{name}' (defined in both parents' versions)"))
-    for name, line in result_problems.redefined_at:
-        if name not in redefined_before:
+    parents = tuple(text for text in (ours, theirs) if text is not None)
+    for found in flakes.introduced(result, parents, (flakes.UNDEFINED, flakes.TWICE_DEFINED)):
+        if found.kind == flakes.UNDEFINED:
+            findings.append(Finding(path, found.line, f"undefined name '{found.name}' (defined in both parents' versions)"))
+        else:
             # e.g. a second `def __init__` in a class that git merged cleanly: the later one silently wins
-            findings.append(Finding(path, line, f"'{name}' is defined again, replacing an earlier definition "
-                                                "(neither parent did this)"))
+            findings.append(Finding(path, found.line, f"'{found.name}' is defined again, replacing an earlier "
+                                                      "definition (neither parent did this)"))
     return findings
-
-
-@dataclass(frozen=True)
-class _NameProblems:
-    undefined_at: tuple[tuple[str, int], ...]
-    redefined_at: tuple[tuple[str, int], ...]
-
-    @property
-    def undefined(self) -> set[str]:
-        return {name for name, _ in self.undefined_at}
-
-    @property
-    def redefined(self) -> set[str]:
-        return {name for name, _ in self.redefined_at}
-
-
-def _name_problems(tree: ast.AST, path: str) -> _NameProblems:
-    found = checker.Checker(tree, filename=path).messages
-    return _NameProblems(
-        undefined_at=tuple((m.message_args[0], m.lineno) for m in found
-                           if isinstance(m, (messages.UndefinedName, messages.UndefinedLocal))),
-        redefined_at=tuple((m.message_args[0], m.lineno) for m in found
-                           if isinstance(m, messages.RedefinedWhileUnused)),
-    )
-
-
-def _name_problems_of(source: str | None, path: str) -> _NameProblems:
-    tree = _parse(source, path)[0] if source is not None else None
-    return _name_problems(tree, path) if tree is not None else _NameProblems((), ())
-
-
-def undefined_names(source: str | None, path: str) -> set[str]:
-    return _name_problems_of(source, path).undefined
 
 
 def _parse(source: str, path: str) -> tuple[ast.AST | None, tuple[int, str]]:

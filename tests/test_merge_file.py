@@ -220,3 +220,18 @@ def test_clean_line_merge_that_does_not_compile_becomes_a_conflict(tmp_path, run
     code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "-o", "-")
     assert code == 1
     assert out.startswith("launch(\n<<<<<<< ours\n") and "does not compile" in err
+
+
+def test_a_result_using_a_name_the_other_side_renamed_becomes_a_conflict(tmp_path, run_cli):
+    # theirs renamed the loop variable; ours inserted a line that uses the old name. No line is
+    # edited twice, so the adjacent-edits layer combines them, and the file parses and compiles:
+    # only the names tell that `node` is now undefined there.
+    base = ("def link(doc):\n    for node in doc.refs:\n        text = node.text\n"
+            "        ref = make(text)\n        node.parent.replace(node, ref)\n")
+    ours = base.replace("        ref = make(text)\n", "        ref = make(text)\n        ref.classes = node.classes\n")
+    theirs = base.replace("node", "citation")
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "-o", "-")
+    assert code == 1
+    assert "<<<<<<< ours" in out
+    assert "the merge is clean but the merged code has an undefined name `node` that neither side has" in err

@@ -12,7 +12,9 @@ that side wrote it. git's line alignment can pair lines of look-alike functions 
 full of them) and move a change into the wrong one; `misplaced_definitions` catches that. The
 same alignment can put a definition one side added after the wrong neighbour, every text intact;
 `misplaced_new_definitions` catches that. `guard_clean` applies both to any clean result (git's,
-or the merge driver's whole chain).
+or the merge driver's whole chain), and asks pyflakes once more of the whole file: a name the
+result leaves undefined, or defines twice, where neither side does (one side renamed a loop
+variable, the other side's new line uses the old name; found replaying real merges).
 """
 
 from __future__ import annotations
@@ -21,29 +23,30 @@ import ast
 import warnings
 from functools import lru_cache
 
-from pyflakes import checker as pyflakes_checker
-from pyflakes import messages as pyflakes_messages
-
+from stacker import flakes
 from stacker.linemerge import Clean, Conflict, MergedText
 from stacker.structural.regions import Region, bodies
 from stacker.structural.result import Refusal
 
 
-def guard_clean(merged: MergedText, base: str, ours: str, theirs: str,
-                path: str = "<file>") -> tuple[MergedText, Refusal | None]:
+def guard_clean(merged: MergedText, base: str, ours: str, theirs: str, path: str = "<file>",
+                made_by: str = "git's line merge") -> tuple[MergedText, Refusal | None]:
     """git's line merge can be clean and still not compile (both sides added the same keyword
-    argument on different lines). When all three versions compile and the merge does not, the
-    part where the sides differ is turned back into one conflict rather than passed on."""
+    argument on different lines), or compile and misplace a definition or break a name. When all
+    three versions compile and the merge does not, or does with such a problem, the part where the
+    sides differ is turned back into one conflict rather than passed on. `made_by` names who
+    merged, for the refusal's reason."""
     if not merged.is_clean or not all(compiles(text, path) for text in (base, ours, theirs)):
         return merged, None
     if compiles(merged.view("ours"), path):
         problem = (misplaced_definitions(merged.view("ours"), base, ours, theirs)
-                   or misplaced_new_definitions(merged.view("ours"), base, ours, theirs))
+                   or misplaced_new_definitions(merged.view("ours"), base, ours, theirs)
+                   or introduced_name_problem(merged.view("ours"), ours, theirs))
         if problem is None:
             return merged, None
-        reason = f"git's line merge is clean but {problem}; the changed part is left as a conflict"
+        reason = f"{made_by} is clean but {problem}; the changed part is left as a conflict"
     else:
-        reason = "git's line merge is clean but does not compile; the changed part is left as a conflict"
+        reason = f"{made_by} is clean but does not compile; the changed part is left as a conflict"
     versions = [text.splitlines(keepends=True) for text in (base, ours, theirs)]
     head = 0
     while all(head < len(v) for v in versions) and versions[0][head] == versions[1][head] == versions[2][head]:
@@ -87,27 +90,25 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
         new = sorted(per_side[0] & per_side[1])
     if new:
         kind, name = new[0]
-        return f"the merged code would have {kind} name `{name}`"
+        return f"the merged code would have {_PHRASES[kind]} name `{name}`"
     return None
 
 
+def introduced_name_problem(result: str, ours: str, theirs: str) -> str | None:
+    """A name the result uses undefined, or defines twice before any use, where neither side
+    does (one side renamed a local, the other side's new lines use the old name)."""
+    new = flakes.introduced(result, (ours, theirs), (flakes.UNDEFINED, flakes.TWICE_DEFINED))
+    return f"the merged code has {_PHRASES[new[0].kind]} name `{new[0].name}` that neither side has" if new else None
+
+
+_PHRASES = {flakes.UNDEFINED: "an undefined", flakes.TWICE_DEFINED: "a twice-defined",
+            flakes.UNUSED_IMPORT: "an unused import of the"}
+
+
 def name_problems(text: str) -> set[tuple[str, str]] | None:
-    """(kind, name) for pyflakes' undefined and redefined-while-unused names; None if unparsable."""
-    tree = parse(text)
-    if tree is None:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        found = pyflakes_checker.Checker(tree, filename="<merge>").messages
-    problems = set()
-    for message in found:
-        if isinstance(message, pyflakes_messages.UndefinedName):
-            problems.add(("an undefined", message.message_args[0]))
-        elif isinstance(message, pyflakes_messages.RedefinedWhileUnused):
-            problems.add(("a twice-defined", message.message_args[0]))
-        elif isinstance(message, pyflakes_messages.UnusedImport):
-            problems.add(("an unused import of the", message.message_args[0]))
-    return problems
+    """(kind, name) for pyflakes' undefined, twice-defined and unused-import names; None if unparsable."""
+    found = flakes.name_findings_of(text)
+    return None if found is None else {(f.kind, f.name) for f in found}
 
 
 def definition_texts(text: str, skip: set[int] = frozenset()) -> dict[str, str] | None:
