@@ -37,10 +37,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from stacker import flakes
 from stacker.linemerge import Clean, line_merge
 from stacker.mergedriver import merge_versions
 from stacker.structural import merge_python
 
+HUMAN_BREAKS_NAMES = "wrong but clean, the human's file has a name undefined or defined twice that neither side has"
 CATEGORIES = ("identical", "same AST", "unresolved", "wrong but clean", "broken")
 
 
@@ -61,6 +63,9 @@ class FileResult:
     # The human's file differs from git's line merge outside git's conflict hunks as well: the
     # human edited beyond merging (no merge of the three versions can produce that file).
     edited_outside: bool = False
+    # The human's file uses a name undefined, or defines one twice, where neither side does
+    # (pyflakes): the committed merge is itself broken there, and the merge's text cannot match it.
+    human_breaks_names: bool = False
 
 
 @dataclass
@@ -192,6 +197,7 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                 text = merged.text if merged.is_clean else None
                 category = classify(text, human)
                 edited_outside = category == "wrong but clean" and not _within_hunks(base, ours, theirs, human)
+                human_breaks_names = category == "wrong but clean" and _breaks_names(human, ours, theirs)
                 structural = [a for a in merged.actions if a.layer == "structural"]
                 layers = sorted({a.layer for a in merged.actions} - {"git"})
                 resolved_by = ("+".join(layers) or "git") if merged.is_clean else ""
@@ -206,12 +212,17 @@ def evaluate(repo: Path, max_merges: int, dump: Path | None = None, progress: bo
                     conflicts_before=merged.initial_conflicts, conflicts_after=len(merged.merged.conflicts),
                     merges=[f"{a.layer} {a.location}: {a.detail}" for a in merged.actions if a.layer != "git"],
                     refusals=refusals, order=order, edited_outside=edited_outside,
+                    human_breaks_names=human_breaks_names,
                 ))
                 if dump is not None and category not in ("unresolved", "identical"):
                     _dump_case(dump, repo, merge, path, base, ours, theirs, human, text or "")
     finally:
         blobs.close()
     return score
+
+
+def _breaks_names(text: str, ours: str, theirs: str) -> bool:
+    return bool(flakes.introduced(text, (ours, theirs), (flakes.UNDEFINED, flakes.TWICE_DEFINED)))
 
 
 def _within_hunks(base: str, ours: str, theirs: str, human: str) -> bool:
@@ -274,6 +285,7 @@ def table(score: RepoScore) -> Table:
         out.add_row(category, str(n), f"{100 * n / total:.1f}" if total else "-")
     outside = sum(f.edited_outside for f in score.files)
     out.add_row("(wrong but clean: the human also edited outside git's conflicts)", str(outside), "")
+    out.add_row(f"({HUMAN_BREAKS_NAMES})", str(sum(f.human_breaks_names for f in score.files)), "")
     for layer, n in layer_counts(score.files).items():
         out.add_row(f"(resolved with the {layer} layer)", str(n), f"{100 * n / total:.1f}" if total else "-")
     orders = Counter(f.order for f in score.files if f.order)
@@ -309,6 +321,8 @@ def markdown(scores: list[RepoScore]) -> str:
     outside = [sum(f.edited_outside for f in s.files) for s in scores]
     rows.append(("wrong but clean, the human also edited outside git's conflicts",
                  [str(n) for n in outside] + [str(sum(outside))]))
+    broken_names = [sum(f.human_breaks_names for f in s.files) for s in scores]
+    rows.append((HUMAN_BREAKS_NAMES, [str(n) for n in broken_names] + [str(sum(broken_names))]))
     ok = [s.counts().get("identical", 0) + s.counts().get("same AST", 0) for s in scores]
     rows.append(("identical + same AST", [pct(n, f) for n, f in zip(ok, files, strict=True)] + [pct(sum(ok), sum(files))]))
     per_repo = [layer_counts(s.files) for s in scores]

@@ -116,7 +116,18 @@ def test_human_edits_outside_gits_conflicts_are_told_apart():
     assert not merge_eval._within_hunks(BASE, ours, theirs, version(scale="2.5").replace("return scale", "return 2 * scale"))
 
 
+def test_a_human_file_that_breaks_a_name_is_told_apart():
+    ours = "import os\n\n\ndef sep():\n    return os.sep\n"
+    theirs = ours + "\n\ndef one():\n    return 1\n"
+    human = theirs.replace("import os\n", "")  # the import dropped while `sep` still uses it
+    assert merge_eval._breaks_names(human, ours, theirs)
+    assert not merge_eval._breaks_names(theirs, ours, theirs)
+    # a problem a side already has is not the human's doing
+    assert not merge_eval._breaks_names(human, ours.replace("import os\n", ""), theirs)
+
+
 def test_wrong_but_clean_records_whether_the_human_edited_outside(history):
     score = merge_eval.evaluate(history, max_merges=50)
     wrong = [f for f in score.files if f.category == "wrong but clean"]
     assert [f.edited_outside for f in wrong] == [False]  # the human dropped theirs' change, in the hunk
+    assert [f.human_breaks_names for f in wrong] == [False]
