@@ -89,7 +89,13 @@ def merge_file(versions: FileVersions, layers: list[Layer]) -> FileMerge:
         for layer in layers:
             if result.merged.is_clean:
                 break
-            outcome = layer.resolve(versions.path, result.merged)
+            try:
+                outcome = layer.resolve(versions.path, result.merged)
+            except RecursionError:
+                # ast and libcst visitors recurse once per nesting level: a 1,000-branch elif chain
+                # or a sum of thousands of terms exhausts the stack. The layer cannot judge this
+                # file; its hunks stay for the next layer, or a human.
+                outcome = None
             if outcome is None:
                 continue
             merged, _ = resolve_trivial(remerge(*outcome.views))

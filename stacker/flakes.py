@@ -34,7 +34,7 @@ class NameFinding:
     line: int
 
 
-def name_findings(tree: ast.AST, path: str = "<file>") -> tuple[NameFinding, ...]:
+def _name_findings(tree: ast.AST, path: str = "<file>") -> tuple[NameFinding, ...]:
     """pyflakes' undefined, twice-defined and unused-import findings for a parsed module."""
     found = []
     with warnings.catch_warnings():
@@ -50,15 +50,17 @@ def name_findings(tree: ast.AST, path: str = "<file>") -> tuple[NameFinding, ...
 
 @functools.lru_cache(maxsize=32)
 def name_findings_of(source: str) -> tuple[NameFinding, ...] | None:
-    """`name_findings` of a source text, None when it does not parse. Cached: the merge layers
-    and the final checks ask about the same sides for every hunk of a file."""
+    """`name_findings` of a source text; None when it does not parse, or when pyflakes cannot
+    walk it (its visitor recurses once per operand: a sum of a few hundred terms exhausts the
+    stack). Cached: the merge layers and the final checks ask about the same sides for every
+    hunk of a file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes in old code: not ours to report
             tree = ast.parse(source)
+        return _name_findings(tree)
     except (SyntaxError, ValueError, RecursionError):
         return None
-    return name_findings(tree)
 
 
 def introduced(result: str, sides: tuple[str, ...], kinds: tuple[str, ...]) -> list[NameFinding]:

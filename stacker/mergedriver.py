@@ -62,20 +62,33 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
     correct (as `stacker build` does); by default such a choice is left to a human.
     """
     versions = FileVersions(path, base, ours, theirs)
+    try:
+        result, notes = _merge_checked(versions, stack_order)
+    except RecursionError:
+        # The final checks walk the whole file; one nested too deeply for them (see
+        # `filemerge.merge_file`) gets what git would give, as a file that does not parse does.
+        result = merge_file(versions, [])
+        notes = ["the file is nested too deeply to check a merge of its structure: git's line merge alone"]
+    if result.is_clean:
+        return DriverResult(result.text, True, result, notes)
+    return DriverResult(result.merged.render(labels, marker_size, diff3=diff3), False, result, notes)
+
+
+def _merge_checked(versions: FileVersions, stack_order: bool) -> tuple[FileMerge, list[str]]:
+    """The chain on a file, and the final checks of a clean Python result (`guard_clean`)."""
+    path, texts = versions.path, (versions.base, versions.ours, versions.theirs)
     layers = []
-    if is_python(path) and all(parse(text) is not None for text in (base, ours, theirs)):
+    if is_python(path) and all(parse(text) is not None for text in texts):
         layers = generic_layers(StructuralLayer(originals=versions, stack_order=stack_order))
     result = merge_file(versions, layers)
     notes = [f"{a.location}: {a.detail}" if a.layer == "structural" else f"{a.layer} {a.location}: {a.detail}"
              for a in result.actions if a.layer != "git"]
     if is_python(path):
-        guarded, refusal = guard_clean(result.merged, base, ours, theirs, path, made_by="the merge")
+        guarded, refusal = guard_clean(result.merged, *texts, path, made_by="the merge")
         if refusal is not None:
             result.merged = guarded
             notes.append(refusal.reason)
-    if result.is_clean:
-        return DriverResult(result.text, True, result, notes)
-    return DriverResult(result.merged.render(labels, marker_size, diff3=diff3), False, result, notes)
+    return result, notes
 
 
 def merge_paths(base: Path, ours: Path, theirs: Path, path: str | None = None, out: Path | None = None,

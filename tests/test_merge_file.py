@@ -235,3 +235,25 @@ def test_a_result_using_a_name_the_other_side_renamed_becomes_a_conflict(tmp_pat
     assert code == 1
     assert "<<<<<<< ours" in out
     assert "the merge is clean but the merged code has an undefined name `node` that neither side has" in err
+
+
+ELIF_CHAIN = "def pick(a):\n    if a == 0:\n        return 0\n" + "".join(
+    f"    elif a == {i}:\n        return {i}\n" for i in range(1, 1200))
+LONG_SUM = "total = " + " + ".join(["a"] * 2000) + "\n"
+
+
+@pytest.mark.parametrize("body", [ELIF_CHAIN, LONG_SUM], ids=["elif-chain", "long-sum"])
+@pytest.mark.parametrize("theirs_edit", [("z = 0", "z = 9"), ("a = 1", "a = 1\nc = 1")], ids=["git-clean", "conflict"])
+def test_a_file_nested_too_deeply_to_analyse_gets_the_line_merge(tmp_path, run_cli, body, theirs_edit):
+    # ast and libcst visitors (and pyflakes) recurse once per nesting level: a 1,200-branch elif
+    # chain or a sum of 2,000 terms (generated code has both) exhausts the stack. The driver does
+    # not crash: it gives git's line merge, clean where git's is, markers where git's has them.
+    base = "a = 1\n" + body + "z = 0\n"
+    ours, theirs = base.replace("a = 1", "a = 2\nb = 1"), base.replace(*theirs_edit)
+    p = write(tmp_path, base=base, ours=ours, theirs=theirs)
+    code, out, err = run_cli("merge-file", str(p["base"]), str(p["ours"]), str(p["theirs"]), "-o", "-")
+    if theirs_edit[0] == "z = 0":
+        assert (code, out) == (0, ours.replace("z = 0", "z = 9"))
+    else:
+        assert code == 1 and out.startswith("<<<<<<< ours\na = 2\nb = 1\n")
+    assert "nested too deeply to check a merge of its structure: git's line merge alone" in err

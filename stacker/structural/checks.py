@@ -97,6 +97,9 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
 def introduced_name_problem(result: str, ours: str, theirs: str) -> str | None:
     """A name the result uses undefined, or defines twice before any use, where neither side
     does (one side renamed a local, the other side's new lines use the old name)."""
+    if flakes.name_findings_of(result) is None:
+        # it compiled, so pyflakes ran out of stack on it: unchecked is not checked
+        raise RecursionError("pyflakes cannot walk the merged file")
     new = flakes.introduced(result, (ours, theirs), (flakes.UNDEFINED, flakes.TWICE_DEFINED))
     return f"the merged code has {_PHRASES[new[0].kind]} name `{new[0].name}` that neither side has" if new else None
 

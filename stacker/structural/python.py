@@ -53,12 +53,15 @@ def merge_python(base: str, ours: str, theirs: str, path: str = "<file>", *,
     unless the file's own sort order decides (imports).
     """
     merged, _ = resolve_trivial(line_merge(base, ours, theirs))
-    if merged.is_clean:
-        guarded, refusal = guard_clean(merged, base, ours, theirs, path)
-        return StructuralResult(guarded, refusals=[refusal] if refusal else [])
-    if any(parse(text) is None for text in (base, ours, theirs)):
-        return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
-    result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
+    try:
+        if merged.is_clean:
+            guarded, refusal = guard_clean(merged, base, ours, theirs, path)
+            return StructuralResult(guarded, refusals=[refusal] if refusal else [])
+        if any(parse(text) is None for text in (base, ours, theirs)):
+            return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
+        result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
+    except RecursionError:  # see `filemerge.merge_file`
+        return StructuralResult(merged, refusals=[Refusal("module", "nested too deeply to analyse: left to git")])
     return StructuralResult(result.merged, result.merges, result.refusals)
 
 

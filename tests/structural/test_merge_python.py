@@ -423,3 +423,13 @@ def test_a_second_import_statement_for_one_module_is_left_to_a_human():
     ours = "from typing import Any, Dict\nimport os\n\nx = os\ny: Dict = {}\n"
     theirs = "from typing import Any\nfrom typing import TYPE_CHECKING\nimport os\n\nx = os\nif TYPE_CHECKING:\n    pass\n"
     assert_conflict(merged(base, ours, theirs), "which style to keep")
+
+
+def test_a_file_nested_too_deeply_to_analyse_is_left_to_git() -> None:
+    # a 1,200-branch elif chain: the tree walks run out of stack; the function does not crash
+    body = "def pick(a):\n    if a == 0:\n        return 0\n" + "".join(
+        f"    elif a == {i}:\n        return {i}\n" for i in range(1, 1200))
+    base = "a = 1\n" + body
+    result = merge_python(base, base.replace("a = 1", "a = 2\nb = 1"), base.replace("a = 1", "a = 1\nc = 1"), "x.py")
+    assert not result.merged.is_clean
+    assert [r.reason for r in result.refusals] == ["nested too deeply to analyse: left to git"]
