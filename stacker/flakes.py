@@ -34,12 +34,12 @@ class NameFinding:
     line: int
 
 
-def _name_findings(tree: ast.AST, path: str = "<file>") -> tuple[NameFinding, ...]:
+def _name_findings(tree: ast.AST) -> tuple[NameFinding, ...]:
     """pyflakes' undefined, twice-defined and unused-import findings for a parsed module."""
     found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reported = checker.Checker(tree, filename=path).messages
+        reported = checker.Checker(tree).messages
     for message in reported:
         for cls, kind in _KINDS:
             if isinstance(message, cls):
@@ -50,7 +50,7 @@ def _name_findings(tree: ast.AST, path: str = "<file>") -> tuple[NameFinding, ..
 
 @functools.lru_cache(maxsize=32)
 def name_findings_of(source: str) -> tuple[NameFinding, ...] | None:
-    """`name_findings` of a source text; None when it does not parse, or when pyflakes cannot
+    """pyflakes' name findings for a source text; None when it does not parse, or when pyflakes cannot
     walk it (its visitor recurses once per operand: a sum of a few hundred terms exhausts the
     stack). Cached: the merge layers and the final checks ask about the same sides for every
     hunk of a file."""
