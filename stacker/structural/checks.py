@@ -116,7 +116,13 @@ def name_problems(text: str) -> set[tuple[str, str]] | None:
 
 def definition_texts(text: str, skip: set[int] = frozenset()) -> dict[str, str] | None:
     """Source of every function and class by qualified name; names defined twice, and those
-    covering a 1-based line in `skip`, are left out. None when the text does not parse."""
+    covering a 1-based line in `skip`, are left out. None when the text does not parse.
+    Cached (both definition checks read the same versions; callers only read the table)."""
+    return _definition_texts(text, frozenset(skip))
+
+
+@lru_cache(maxsize=16)
+def _definition_texts(text: str, skip: frozenset[int]) -> dict[str, str] | None:
     tree = parse(text)
     if tree is None:
         return None
