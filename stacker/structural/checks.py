@@ -71,13 +71,9 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
     deleted while the other side's new code uses it), defined twice before any use (both sides
     added the same import in different places), or an import nothing uses any more (one side
     removed the uses, the other changed the import)."""
-    known: set[tuple[str, str]] = set()
-    for side in ("ours", "theirs"):
-        found = name_problems(sides[side])
-        if found is not None:
-            known |= found
     if remerged.is_clean:
-        new = sorted((name_problems(remerged.view("ours")) or set()) - known)
+        found = flakes.introduced(remerged.view("ours"), (sides["ours"], sides["theirs"]), tuple(_PHRASES))
+        new = sorted((f.kind, f.name) for f in found)
     else:
         # Conflicts are left: a name may be defined in the part of a conflict one side wrote (a
         # new parameter). Only a problem both sides' views now have, and did not have, counts.
@@ -98,7 +94,8 @@ def introduced_name_problem(result: str, ours: str, theirs: str) -> str | None:
     """A name the result uses undefined, or defines twice before any use, where neither side
     does (one side renamed a local, the other side's new lines use the old name)."""
     if flakes.name_findings_of(result) is None:
-        # it compiled, so pyflakes ran out of stack on it: unchecked is not checked
+        # It compiled, so pyflakes ran out of stack walking it. A result nobody could check is
+        # not passed on: the driver falls back to git's line merge (`mergedriver`).
         raise RecursionError("pyflakes cannot walk the merged file")
     new = flakes.introduced(result, (ours, theirs), (flakes.UNDEFINED, flakes.TWICE_DEFINED))
     return f"the merged code has {_PHRASES[new[0].kind]} name `{new[0].name}` that neither side has" if new else None
