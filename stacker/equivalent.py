@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from stacker.filemerge import LayerAction, LayerOutcome, agree
 from stacker.linemerge import Conflict, MergedText
-from stacker.structural.checks import parse
+from stacker.pysource import parse_ast
 
 _LAYOUT = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
            tokenize.ENDMARKER, tokenize.ENCODING}
@@ -39,7 +39,7 @@ def _same_program(merged: MergedText, index: int) -> bool:
     """
     hunk = merged.segments[index]
     assert isinstance(hunk, Conflict)
-    ours_tree, theirs_tree = parse(merged.view("ours")), parse(agree(merged, {index: hunk.theirs})[1])
+    ours_tree, theirs_tree = parse_ast(merged.view("ours")), parse_ast(agree(merged, {index: hunk.theirs})[1])
     return ours_tree is not None and theirs_tree is not None and ast.dump(ours_tree) == ast.dump(theirs_tree)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from pyflakes import checker, messages
 
+from stacker.pysource import parse_ast
+
 UNDEFINED = "undefined"
 TWICE_DEFINED = "twice-defined"  # defined again before any use: the earlier one silently lost
 UNUSED_IMPORT = "unused import"
@@ -54,12 +56,12 @@ def name_findings_of(source: str) -> tuple[NameFinding, ...] | None:
     walk it (its visitor recurses once per operand: a sum of a few hundred terms exhausts the
     stack). Cached: the merge layers and the final checks ask about the same sides for every
     hunk of a file."""
+    tree = parse_ast(source)
+    if tree is None:
+        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes in old code: not ours to report
-            tree = ast.parse(source)
         return _name_findings(tree)
-    except (SyntaxError, ValueError, RecursionError):
+    except RecursionError:
         return None
 
 

@@ -19,8 +19,9 @@ from stacker.chain import generic_layers
 from stacker.errors import ConfigError
 from stacker.filemerge import FileMerge, FileVersions, merge_file
 from stacker.linemerge import Labels
+from stacker.pysource import parse_ast
 from stacker.structural import StructuralLayer, is_python
-from stacker.structural.checks import guard_clean, parse
+from stacker.structural.checks import guard_clean
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def _merge_checked(versions: FileVersions, stack_order: bool) -> tuple[FileMerge
     """The chain on a file, and the final checks of a clean Python result (`guard_clean`)."""
     path, texts = versions.path, (versions.base, versions.ours, versions.theirs)
     layers = []
-    if is_python(path) and all(parse(text) is not None for text in texts):
+    if is_python(path) and all(parse_ast(text) is not None for text in texts):
         layers = generic_layers(StructuralLayer(originals=versions, stack_order=stack_order))
     result = merge_file(versions, layers)
     notes = [f"{a.location}: {a.detail}" if a.layer == "structural" else f"{a.layer} {a.location}: {a.detail}"

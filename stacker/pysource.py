@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import warnings
 from dataclasses import dataclass
 
 import libcst as cst
@@ -36,6 +37,19 @@ def _parse_module(source: str) -> cst.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=16)
+def parse_ast(source: str) -> ast.Module | None:
+    """`ast` module of `source`, None if it does not parse (or nests too deeply for the parser).
+    Cached: a merge checks the same versions several times (compile, definitions, pyflakes);
+    callers only read the tree."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escapes in old code: not ours to report
+        try:
+            return ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+
 def definitions(source: str) -> list[Definition] | None:
     """Every function and class with its span, outermost first; None if the source does not parse.
 
@@ -47,9 +61,8 @@ def definitions(source: str) -> list[Definition] | None:
 
 @functools.lru_cache(maxsize=64)
 def _definitions(source: str) -> list[Definition] | None:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+    tree = parse_ast(source)
+    if tree is None:
         return None
     found: list[Definition] = []
 

@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from stacker import flakes
 from stacker.linemerge import Clean, Conflict, MergedText
+from stacker.pysource import parse_ast
 from stacker.structural.regions import Region, bodies
 from stacker.structural.result import Refusal
 
@@ -120,7 +121,7 @@ def definition_texts(text: str, skip: set[int] = frozenset()) -> dict[str, str] 
 
 @lru_cache(maxsize=16)
 def _definition_texts(text: str, skip: frozenset[int]) -> dict[str, str] | None:
-    tree = parse(text)
+    tree = parse_ast(text)
     if tree is None:
         return None
     lines = text.splitlines(keepends=True)
@@ -209,7 +210,7 @@ def split_imports(result: str, base: str, ours: str, theirs: str) -> str | None:
     existing one)."""
     tables = []
     for text in (result, base, ours, theirs):
-        tree = parse(text)
+        tree = parse_ast(text)
         if tree is None:
             return None
         names: dict[str, set[str]] = {}
@@ -245,17 +246,6 @@ def region_compiles(text: str, region: Region) -> bool:
 
 
 @lru_cache(maxsize=16)
-def parse(text: str) -> ast.Module | None:
-    """The ast of `text` (cached: the same versions are checked several times; callers only read)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return ast.parse(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return None
-
-
-@lru_cache(maxsize=16)
 def compiles(text: str, path: str) -> bool:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -268,7 +258,7 @@ def compiles(text: str, path: str) -> bool:
 
 def definitions(text: str) -> frozenset[str]:
     """Qualified names of the functions and classes in `text` (empty when it does not parse)."""
-    tree = parse(text)
+    tree = parse_ast(text)
     if tree is None:
         return frozenset()
     names: set[str] = set()

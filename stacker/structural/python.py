@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from stacker.linemerge import MergedText, line_merge, remerge, resolve_trivial
+from stacker.pysource import parse_ast
 from stacker.structural import kinds  # noqa: F401  (registers the node shapes)
 from stacker.structural.checks import (
     compiles,
@@ -20,7 +21,6 @@ from stacker.structural.checks import (
     guard_clean,
     misplaced_definitions,
     new_name_problems,
-    parse,
     region_compiles,
     region_definitions,
     split_imports,
@@ -57,7 +57,7 @@ def merge_python(base: str, ours: str, theirs: str, path: str = "<file>", *,
         if merged.is_clean:
             guarded, refusal = guard_clean(merged, base, ours, theirs, path)
             return StructuralResult(guarded, refusals=[refusal] if refusal else [])
-        if any(parse(text) is None for text in (base, ours, theirs)):
+        if any(parse_ast(text) is None for text in (base, ours, theirs)):
             return StructuralResult(merged, refusals=[Refusal("module", "a side does not parse as Python: left to git")])
         result = structural_pass(merged, path, originals=(base, ours, theirs), stack_order=stack_order)
     except RecursionError:  # see `filemerge.merge_file`
@@ -91,7 +91,7 @@ def structural_pass(merged: MergedText, path: str = "<file>",
     frame = Frame(merged, named)
     structure = {}
     for side in ("ours", "theirs"):
-        module = parse(named[side])
+        module = parse_ast(named[side])
         if module is not None:
             structure[side] = (module, named[side].split("\n"), dict(merged.conflict_spans(side)))
     if not structure:
