@@ -7,6 +7,7 @@ driver (`stacker merge-file`) runs them alone. One list, so the two cannot drift
 from __future__ import annotations
 
 from stacker.adjacent import AdjacentEditsLayer
+from stacker.contained import ContainedEditLayer
 from stacker.equivalent import EquivalentLayer
 from stacker.filemerge import Layer
 from stacker.moved import MovedBlockLayer
@@ -15,8 +16,9 @@ from stacker.wrapped import WrappedBlockLayer
 
 def generic_layers(structural: Layer | None) -> list[Layer]:
     """Equivalent code, then the structural merge (when given), then neighbouring edits, moved
-    and wrapped blocks: each later layer handles shapes the earlier ones refuse."""
+    and wrapped blocks, and one side's edit containing the other's: each later layer handles
+    shapes the earlier ones refuse."""
     layers: list[Layer] = [EquivalentLayer()]
     if structural is not None:
         layers.append(structural)
-    return layers + [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer()]
+    return layers + [AdjacentEditsLayer(), MovedBlockLayer(), WrappedBlockLayer(), ContainedEditLayer()]

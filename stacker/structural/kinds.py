@@ -113,6 +113,11 @@ def merge_import_names(ctx: Ctx, b, o, t) -> Outcome:
         return refuse(ctx, "a `*` import changed")
     if isinstance(o, cst.ImportFrom) and (o.lpar is None) != (t.lpar is None):
         return refuse(ctx, "imports: one side added parentheses")
+    modules = {_module_name(node) for node in (b, o, t)}
+    if len(modules) > 1:
+        # Names belong to their module: `cast` added to `from typing import ...` does not exist in
+        # the `collections` the other side now imports from.
+        return refuse(ctx, f"imports: the module imported from changed ({', '.join(sorted(modules))})")
     spans = {side: element_spans(ctx, side, lists[side]) for side in SIDES}
     if any(s is None for s in spans.values()):
         return refuse(ctx, "imports: layout not understood")

@@ -297,6 +297,14 @@ def test_both_sides_import_the_same_name_from_different_modules_stays_a_conflict
     assert not merged(base, ours, theirs).is_clean
 
 
+def test_names_added_to_an_import_whose_module_the_other_side_changed_stay_a_conflict():
+    # `cast` exists in `typing`, not in the `collections` theirs now imports from
+    base = "from typing import NamedTuple\n\nx = 1\n"
+    ours = "from typing import NamedTuple, cast\n\nx = 1\n"
+    theirs = "from collections import namedtuple\n\nx = 1\n"
+    assert_conflict(merged(base, ours, theirs), "module imported from changed")
+
+
 def test_decorators_added_by_both_sides_stay_a_conflict_but_one_side_merges():
     base = "@jit\ndef kernel(x):\n    return x\n"
     ours = "@jit\n@cache\ndef kernel(x):\n    return x\n"
