@@ -6,7 +6,8 @@ exactly as the humans did, and how often is it clean but wrong?
 For each of the last N merge commits of REPO (two parents, one merge base), `git merge-tree
 --write-tree` says which files git's merge leaves conflicted. Every conflicted `.py` file with all
 three versions is run through the same chain as `stacker merge-file` (git's line merge, then the
-generic layers: equivalent code, structural, neighbouring edits, moved and wrapped blocks) on
+generic layers: equivalent code, structural, neighbouring edits, moved and wrapped blocks, one
+side's edit containing the other's) on
 (merge base, parent 1, parent 2), and the result is compared with the file in
 the merge commit:
 
@@ -38,6 +39,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stacker import flakes
+from stacker.chain import generic_layers
 from stacker.linemerge import Clean, line_merge
 from stacker.mergedriver import merge_versions
 from stacker.structural import merge_python
@@ -250,7 +252,8 @@ def _dump_case(dump: Path, repo: Path, merge: str, path: str, *texts: str) -> No
         (folder / f"{name}.py").write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
-LAYERS = ("structural", "equivalent", "adjacent", "moved", "wrapped")
+# The layers after git's merge, as the chain runs them (the structural one is given to it).
+LAYERS = ("structural", *(layer.name for layer in generic_layers(None)))
 
 
 def layer_counts(files: list[FileResult]) -> Counter:
