@@ -20,6 +20,7 @@ from stacker.pysource import parse_ast
 UNDEFINED = "undefined"
 TWICE_DEFINED = "twice-defined"  # defined again before any use: the earlier one silently lost
 UNUSED_IMPORT = "unused import"
+ALL_KINDS = (UNDEFINED, TWICE_DEFINED, UNUSED_IMPORT)
 
 _KINDS: tuple[tuple[type, str], ...] = (
     (messages.UndefinedName, UNDEFINED),

@@ -73,7 +73,7 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
     added the same import in different places), or an import nothing uses any more (one side
     removed the uses, the other changed the import)."""
     if remerged.is_clean:
-        found = flakes.introduced(remerged.view("ours"), (sides["ours"], sides["theirs"]), tuple(_PHRASES))
+        found = flakes.introduced(remerged.view("ours"), (sides["ours"], sides["theirs"]), flakes.ALL_KINDS)
         new = sorted((f.kind, f.name) for f in found)
     else:
         # Conflicts are left: a name may be defined in the part of a conflict one side wrote (a
