@@ -12,7 +12,11 @@ the PR put the old one. This layer does exactly that, and only when it is exact:
   then lost to the editing side's text, which has the block's comments);
 - the editing side changed the block (else this would not be a conflict) and its lines all sit
   at or below the block's indentation, without multi-line strings (re-indenting is then exact);
-- the result parses.
+- the result parses;
+- the wrapper is not an import fallback (`try: <imports> except ImportError: <other imports>`):
+  the fallback stands in for exactly the imports the block had, so a change to them is a
+  decision about both (flask's `json.py`: theirs added a fallback to `itsdangerous.json`, ours
+  replaced the import; the human kept theirs' import in the `try`, not ours).
 
 Upstream's edit often is an API rename the wrapping side's *new* code still uses (e.g. a helper
 that moved module). When the edit renamed a dotted name `X` to `Y` and `X` appears nowhere else
@@ -129,6 +133,8 @@ def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | N
             continue
         if any(_is_code(line) and not line.startswith(block_indent) for line in e) or _multiline_strings(editor):
             return None
+        if _import_fallback(opener, suffix, b_code):
+            return None
         renames = [(old, new) for old, new in renamed_names(base, editor)
                    if not _name_pattern(old).search(editor_file)
                    and any(_name_pattern(old).search(x) for x in prefix + suffix)]
@@ -139,6 +145,18 @@ def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | N
         body = "".join(extra + line if line.strip() else line for line in e)
         return Rewrap(new_prefix + body + new_suffix, tuple(renames))
     return None
+
+
+_IMPORT = re.compile(r"\s*(import|from)\s")
+_CATCHES_IMPORT_ERROR = re.compile(r"\s*except\b[^:]*\b(ImportError|ModuleNotFoundError)\b")
+
+
+def _import_fallback(opener: str, suffix: list[str], block: list[str]) -> bool:
+    """Whether the wrapper is `try: <imports> except ImportError: <fallback>`: the fallback is an
+    alternative to exactly the imports the block had, so the other side's change to them (another
+    module, another name) is a decision about both, not an edit to move inside."""
+    return (opener.strip() == "try:" and any(_IMPORT.match(line) for line in block)
+            and any(_CATCHES_IMPORT_ERROR.match(line) for line in suffix))
 
 
 def _match_run(base: list[str], wrapper: list[str], start: int, extra: str) -> int | None:

@@ -91,6 +91,20 @@ def test_wrapping_side_that_added_a_line_inside_the_block_is_a_real_conflict():
     assert not _merge(BASE, OURS, theirs).is_clean
 
 
+def test_an_import_fallback_around_an_import_the_other_side_changed_stays_a_conflict():
+    base = "import os\n\nfrom vendored import simplejson as json\n\nx = json.dumps(1)\n"
+    wrapper = base.replace("from vendored import simplejson as json\n",
+                           "try:\n    from vendored import simplejson as json\nexcept ImportError:\n"
+                           "    from vendored import json\n")
+    editor = base.replace("from vendored import simplejson as json", "import json")
+    assert not _merge(base, editor, wrapper).is_clean
+    # the same wrapper for an error of the code itself is this layer's shape
+    wrapper = wrapper.replace("except ImportError:\n    from vendored import json\n",
+                              "except ValueError:\n    json = None\n")
+    result = _merge(base, editor, wrapper)
+    assert result.is_clean and "try:\n    import json\nexcept ValueError:" in result.text
+
+
 def test_no_wrap_without_deeper_indentation():
     # theirs only appended lines after the block: not this layer's shape
     theirs = BASE.replace("    return grad\n", "    grad = grad * 2\n    return grad\n")
