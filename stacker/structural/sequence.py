@@ -228,6 +228,10 @@ class _Merge:
     def anchor(self, b: int, o: int, t: int) -> Pick:
         base, ours, theirs, plan = self.base[b], self.ours[o], self.theirs[t], self.plan
         if self.equal(ours, theirs):
+            if ours.text == base.text and (theirs.core or theirs.text) != (base.core or base.text):
+                # Theirs reformatted the element itself: not lost. (Blank lines and comments above
+                # it belong to its neighbours as much as to it: those stay as ours has them.)
+                return Pick("theirs", t)
             if ours.text != base.text:
                 plan.identical.append(o)
             return Pick("ours", o)

@@ -305,6 +305,18 @@ def test_names_added_to_an_import_whose_module_the_other_side_changed_stay_a_con
     assert_conflict(merged(base, ours, theirs), "module imported from changed")
 
 
+def test_a_statement_only_one_side_reformatted_keeps_that_sides_layout():
+    base = "import warnings\nfrom os import path, getenv\nfrom typing import (\n    Any, Dict\n)\n\nx = 1\n"
+    ours = "from os import path, getenv\nfrom typing import (\n    Any, Dict\n)\nfrom typing import TYPE_CHECKING\n\nx = 1\n"
+    theirs = "import warnings\nfrom os import getenv, path\nfrom typing import (Any,\n                    Dict)\n\nx = 1\n"
+    assert_clean(merged(base, ours, theirs), "from os import getenv, path\nfrom typing import (Any,\n"
+                 "                    Dict)\nfrom typing import TYPE_CHECKING\n\nx = 1\n")
+    # a blank line theirs put above a statement separated it from the one ours deleted: not kept
+    base, ours, theirs = ("def f():\n    a = 1\n    b = 2\n", "def f():\n    b = 2\n    c = 3\n",
+                          "def f():\n    a = 1\n\n    b = 2\n    d = 4\n")
+    assert_clean(merged(base, ours, theirs), "def f():\n    b = 2\n    c = 3\n    d = 4\n")
+
+
 def test_decorators_added_by_both_sides_stay_a_conflict_but_one_side_merges():
     base = "@jit\ndef kernel(x):\n    return x\n"
     ours = "@jit\n@cache\ndef kernel(x):\n    return x\n"
