@@ -4,8 +4,8 @@ git calls a merge driver with three temporary files and expects the result in th
 exit status 0 when clean and non-zero when conflicts are left. This module reads the files, runs
 the same per-file merge chain `stacker build` runs (`filemerge.merge_file`: git's line merge,
 then `chain.generic_layers` — equivalent code, the structural layer, neighbouring edits, moved
-and wrapped blocks, one side's edit containing the other's — without the bundle's own resolutions), and renders what is left with
-git-style markers. A file that is not Python, or a version that does not parse, gets git's line
+and wrapped blocks, one side's edit containing the other's — without the bundle's own
+resolutions), and renders what is left with git-style markers. A file that is not Python, or a version that does not parse, gets git's line
 merge and nothing else.
 """
 
