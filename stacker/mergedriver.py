@@ -5,8 +5,8 @@ exit status 0 when clean and non-zero when conflicts are left. This module reads
 the same per-file merge chain `stacker build` runs (`filemerge.merge_file`: git's line merge,
 then `chain.generic_layers` — equivalent code, the structural layer, neighbouring edits, moved
 and wrapped blocks, one side's edit containing the other's — without the bundle's own
-resolutions), and renders what is left with git-style markers. A file that is not Python, or a version that does not parse, gets git's line
-merge and nothing else.
+resolutions), and renders what is left with git-style markers. A file that is not Python, or a
+version that does not parse, gets git's line merge and nothing else.
 """
 
 from __future__ import annotations
