@@ -34,7 +34,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
 from stacker.linemerge import Clean, Conflict, MergedText
 from stacker.pysource import parse_module
 
@@ -199,26 +199,19 @@ class AdjacentEditsLayer:
     name: str = "adjacent"
 
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
-        resolved: dict[int, str] = {}
-        actions: list[LayerAction] = []
-        depths = bracket_depths(merged.view("ours")) if path.endswith(".py") else None
-        if path.endswith(".py") and depths is None:
+        python = path.endswith(".py")
+        depths = bracket_depths(merged.view("ours")) if python else None
+        if python and depths is None:
             return None
-        for index, (start, end) in merged.conflict_spans("ours"):
-            hunk = merged.segments[index]
-            assert isinstance(hunk, Conflict)
-            if depths is not None and (_depth(depths, start) or _depth(depths, end)):
-                continue  # inside an argument, parameter or element list: order may be positional
-            text = combine(hunk)
+
+        def attempt(at: HunkAt, resolved: dict[int, str]) -> HunkAnswer | None:
+            if depths is not None and (_depth(depths, at.start) or _depth(depths, at.end)):
+                return None  # inside an argument, parameter or element list: order may be positional
+            text = combine(at.hunk)
             if text is None:
-                continue
-            trial = {**resolved, index: text}
-            if path.endswith(".py") and _unsafe_python(merged, index, text, agree(merged, trial)[1]):
-                continue
-            resolved = trial
-            actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
-                                       detail="the sides edited neighbouring lines, none the same; both kept",
-                                       hunks=(hunk,), result=text))
-        if not resolved:
-            return None
-        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+                return None
+            if python and _unsafe_python(merged, at.index, text, with_text(merged, resolved, at.index, text)):
+                return None
+            return HunkAnswer(text, "the sides edited neighbouring lines, none the same; both kept")
+
+        return resolve_hunk_by_hunk(self.name, path, merged, attempt)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
 from stacker.linemerge import Conflict, MergedText, line_merge
 from stacker.pysource import parse_module
 
@@ -55,24 +55,15 @@ class ContainedEditLayer:
     name: str = "contained"
 
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
-        resolved: dict[int, str] = {}
-        actions: list[LayerAction] = []
-        for index, (start, _) in merged.conflict_spans("ours"):
-            hunk = merged.segments[index]
-            assert isinstance(hunk, Conflict)
-            side = containing_side(hunk)
+        def attempt(at: HunkAt, resolved: dict[int, str]) -> HunkAnswer | None:
+            side = containing_side(at.hunk)
             if side is None:
-                continue
-            text = hunk.side(side)
-            trial = {**resolved, index: text}
-            if path.endswith(".py") and parse_module(agree(merged, trial)[1]) is None:
-                continue
-            resolved = trial
+                return None
+            text = at.hunk.side(side)
+            if path.endswith(".py") and parse_module(with_text(merged, resolved, at.index, text)) is None:
+                return None
             other = "theirs" if side == "ours" else "ours"
-            actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
-                                       detail=f"{side}' edit contains {other}' (every token {other} changed, "
-                                              f"{side} changed the same way); kept {side}",
-                                       hunks=(hunk,), result=text))
-        if not resolved:
-            return None
-        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+            return HunkAnswer(text, f"{side}' edit contains {other}' (every token {other} changed, "
+                                    f"{side} changed the same way); kept {side}")
+
+        return resolve_hunk_by_hunk(self.name, path, merged, attempt)

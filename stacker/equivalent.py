@@ -13,7 +13,7 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
-from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, agree, resolve_hunk_by_hunk
 from stacker.linemerge import Conflict, MergedText
 from stacker.pysource import parse_ast
 
@@ -50,19 +50,12 @@ class EquivalentLayer:
     def resolve(self, path: str, merged: MergedText) -> LayerOutcome | None:
         if not path.endswith(".py"):
             return None
-        resolved: dict[int, str] = {}
-        actions: list[LayerAction] = []
-        for index, (start, _) in merged.conflict_spans("ours"):
-            hunk = merged.segments[index]
-            assert isinstance(hunk, Conflict)
-            ours, theirs = code_tokens(hunk.ours), code_tokens(hunk.theirs)
-            if ours is None or ours != theirs or not ours or not _same_program(merged, index):
-                continue
-            resolved[index] = hunk.ours
-            actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
-                                       detail="both sides made the same change (differing only in comments "
-                                              "or layout); kept the bundle side",
-                                       hunks=(hunk,), result=hunk.ours))
-        if not resolved:
-            return None
-        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+
+        def attempt(at: HunkAt, resolved: dict[int, str]) -> HunkAnswer | None:
+            ours, theirs = code_tokens(at.hunk.ours), code_tokens(at.hunk.theirs)
+            if ours is None or ours != theirs or not ours or not _same_program(merged, at.index):
+                return None
+            return HunkAnswer(at.hunk.ours, "both sides made the same change (differing only in comments "
+                                            "or layout); kept the bundle side")
+
+        return resolve_hunk_by_hunk(self.name, path, merged, attempt)

@@ -9,6 +9,7 @@ what the layers before it did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -125,3 +126,48 @@ def agree(merged: MergedText, resolved: dict[int, str]) -> tuple[str, str, str]:
             for part in (base, ours, theirs):
                 part.append(segment.text)
     return "".join(base), "".join(ours), "".join(theirs)
+
+
+@dataclass(frozen=True)
+class HunkAt:
+    """One conflict of a `MergedText`: its segment index, and its line span in the ours view."""
+
+    index: int
+    hunk: Conflict
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class HunkAnswer:
+    """A layer's text for one hunk, and what it did, for the log."""
+
+    text: str
+    detail: str
+
+
+def resolve_hunk_by_hunk(layer: str, path: str, merged: MergedText,
+                         attempt: Callable[[HunkAt, dict[int, str]], HunkAnswer | None]) -> LayerOutcome | None:
+    """The outcome of a layer that answers each hunk on its own: `attempt(at, resolved)` gets the
+    texts already chosen for earlier hunks, so its checks can see the file with them in place
+    (`with_text`)."""
+    resolved: dict[int, str] = {}
+    actions: list[LayerAction] = []
+    for index, (start, end) in merged.conflict_spans("ours"):
+        hunk = merged.segments[index]
+        assert isinstance(hunk, Conflict)
+        answer = attempt(HunkAt(index, hunk, start, end), resolved)
+        if answer is None:
+            continue
+        resolved[index] = answer.text
+        actions.append(LayerAction(layer=layer, path=path, location=f"line {start + 1}", detail=answer.detail,
+                                   hunks=(hunk,), result=answer.text))
+    if not resolved:
+        return None
+    return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+
+
+def with_text(merged: MergedText, resolved: dict[int, str], index: int, text: str) -> str:
+    """The ours view with the chosen texts and `text` for hunk `index` in place: what a check of
+    one more resolved hunk reads."""
+    return agree(merged, {**resolved, index: text})[1]

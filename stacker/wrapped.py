@@ -33,9 +33,9 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
-from stacker.filemerge import LayerAction, LayerOutcome, agree
+from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
 from stacker.hunks import indent_of, lines
-from stacker.linemerge import Conflict, MergedText
+from stacker.linemerge import MergedText
 from stacker.pysource import parse_module
 
 
@@ -184,29 +184,21 @@ class WrappedBlockLayer:
         if not path.endswith(".py"):
             return None
         views = merged.views()
-        resolved: dict[int, str] = {}
-        actions: list[LayerAction] = []
-        for index, (start, _) in merged.conflict_spans("ours"):
-            hunk = merged.segments[index]
-            assert isinstance(hunk, Conflict)
+
+        def attempt(at: HunkAt, resolved: dict[int, str]) -> HunkAnswer | None:
+            hunk = at.hunk
             for wrapper, editor, editor_view, who in ((hunk.theirs, hunk.ours, views[1], "theirs"),
                                                       (hunk.ours, hunk.theirs, views[2], "ours")):
                 result = rewrap(hunk.base, wrapper, editor, editor_view)
-                if result is None:
+                if result is None or parse_module(with_text(merged, resolved, at.index, result.text)) is None:
                     continue
-                trial = {**resolved, index: result.text}
-                if parse_module(agree(merged, trial)[1]) is None:
-                    continue
-                resolved = trial
                 other = "ours" if who == "theirs" else "theirs"
                 detail = (f"{who} wrapped the block in new control flow, {other} edited it: {other}'s block "
                           f"placed inside {who}'s structure")
                 if result.renames:
                     detail += "; renamed in " + who + "'s new code as " + other + " did: " + ", ".join(
                         f"`{old}` -> `{new}`" for old, new in result.renames)
-                actions.append(LayerAction(layer=self.name, path=path, location=f"line {start + 1}",
-                                           detail=detail, hunks=(hunk,), result=result.text))
-                break
-        if not resolved:
+                return HunkAnswer(result.text, detail)
             return None
-        return LayerOutcome(views=agree(merged, resolved), actions=tuple(actions))
+
+        return resolve_hunk_by_hunk(self.name, path, merged, attempt)
