@@ -2,8 +2,9 @@
 
 Per step (cheap, in memory): every changed `.py` file parses, no conflict markers anywhere in a
 changed file, and no name the result uses is undefined unless it already was in one of the
-parents (pyflakes on the result, compared with ours and theirs). Textually clean merges that
-break names are exactly the mistakes git cannot see.
+parents (pyflakes on the result, compared with ours and theirs; a result nested too deeply for
+pyflakes to walk, where neither parent is, is a finding too). Textually clean merges that break
+names are exactly the mistakes git cannot see.
 
 Per bundle: the stack's `verify:` commands, run on an export of the bundle tree (for this bundle:
 compiling the kernels for their real target). The engine knows nothing of what they check.
@@ -50,6 +51,12 @@ def check_file(path: str, result: str, ours: str | None, theirs: str | None) -> 
             findings.append(Finding(path, error[0], f"does not parse: {error[1]}"))
         return findings
     parents = tuple(text for text in (ours, theirs) if text is not None)
+    if flakes.name_findings_of(result) is None and all(flakes.name_findings_of(p) is not None for p in parents):
+        # pyflakes ran out of stack on the result but not on the parents: the merge made the file
+        # deeper than either side, and its names go unchecked. Not passed on silently.
+        findings.append(Finding(path, 1, "nested too deeply for pyflakes to check its names "
+                                         "(neither parent's version is)"))
+        return findings
     for found in flakes.introduced(result, parents, (flakes.UNDEFINED, flakes.TWICE_DEFINED)):
         if found.kind == flakes.UNDEFINED:
             findings.append(Finding(path, found.line, f"undefined name '{found.name}' (defined in both parents' versions)"))

@@ -140,3 +140,13 @@ def test_the_chain_runs_again_while_a_pass_makes_progress():
 def test_per_step_check_compiles_repeated_keywords():
     found = check_file("m.py", "f(a=1, a=2)\n", "f(a=1)\n", "f(a=2)\n")
     assert found and "keyword argument repeated" in found[0].problem
+
+
+def test_per_step_check_stops_on_a_result_too_deep_for_its_name_check():
+    def total(terms: int) -> str:
+        return "x = " + " + ".join(["1"] * terms) + "\n"
+
+    found = check_file("m.py", total(900), total(150), total(150))
+    assert [f.problem for f in found] == ["nested too deeply for pyflakes to check its names (neither parent's "
+                                          "version is)"]
+    assert check_file("m.py", total(900), total(900), total(150)) == []  # a parent was as deep already
