@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
+from stacker.hunks import is_import_line
 from stacker.linemerge import Clean, Conflict, MergedText
 from stacker.pysource import parse_module
 
@@ -94,16 +95,12 @@ def _moved_and_deleted(base: list[str], ours: list[Edit], theirs: list[Edit]) ->
     return bool(moved(ours) & deleted(theirs) or moved(theirs) & deleted(ours))
 
 
-def _is_import(line: str) -> bool:
-    return line.lstrip().startswith(("import ", "from ")) and " import" in f" {line.strip()}"
-
-
 def _import_groups(lines: list[str]) -> list[list[str]]:
     """Runs of import lines (a blank or other line ends a run), as the imported module names."""
     groups: list[list[str]] = [[]]
     for line in lines:
         words = line.split()
-        if _is_import(line) and len(words) > 1 and not line[0].isspace():
+        if is_import_line(line) and len(words) > 1 and not line[0].isspace():
             groups[-1].append(("~" if words[0] == "from" else "") + words[1].lower())
         elif groups[-1]:
             groups.append([])
@@ -131,7 +128,7 @@ def _import_run_around(merged: MergedText, index: int) -> tuple[str, str]:
         lines = segment.text.splitlines(keepends=True) if isinstance(segment, Clean) else []
         taken = []
         for line in reversed(lines) if reverse else lines:
-            if not _is_import(line):
+            if not is_import_line(line):
                 break
             taken.append(line)
         return taken[::-1] if reverse else taken
@@ -148,7 +145,7 @@ def _unsafe_python(merged: MergedText, index: int, text: str, result: str) -> bo
         return True
     hunk = merged.segments[index]
     assert isinstance(hunk, Conflict)
-    if any(_is_import(line) for line in (hunk.base + hunk.ours + hunk.theirs).splitlines()):
+    if any(is_import_line(line) for line in (hunk.base + hunk.ours + hunk.theirs).splitlines()):
         before, after = _import_run_around(merged, index)
         for ahead, behind in (("", ""), (before, after)):  # the hunk alone, then with its neighbours
             if _breaks_import_order(ahead + text + behind, ahead + hunk.ours + behind, ahead + hunk.theirs + behind):

@@ -13,7 +13,7 @@ import textwrap
 import tokenize
 from dataclasses import dataclass
 
-from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, agree, resolve_hunk_by_hunk
+from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
 from stacker.linemerge import Conflict, MergedText
 from stacker.pysource import parse_ast
 
@@ -39,7 +39,7 @@ def _same_program(merged: MergedText, index: int) -> bool:
     """
     hunk = merged.segments[index]
     assert isinstance(hunk, Conflict)
-    ours_tree, theirs_tree = parse_ast(merged.view("ours")), parse_ast(agree(merged, {index: hunk.theirs})[1])
+    ours_tree, theirs_tree = parse_ast(merged.view("ours")), parse_ast(with_text(merged, {}, index, hunk.theirs))
     return ours_tree is not None and theirs_tree is not None and ast.dump(ours_tree) == ast.dump(theirs_tree)
 
 

@@ -27,6 +27,11 @@ def indent_of(line: str) -> str:
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
+def is_import_line(line: str) -> bool:
+    """Whether the line starts an `import` or `from ... import` statement."""
+    return line.lstrip().startswith(("import ", "from ")) and " import" in f" {line.strip()}"
+
+
 def appended(base: str, side: str) -> list[str] | None:
     """The lines `side` added after an unchanged `base` section, or None if it did anything else."""
     b, s = lines(base), lines(side)

@@ -34,7 +34,7 @@ import tokenize
 from dataclasses import dataclass
 
 from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
-from stacker.hunks import indent_of, lines
+from stacker.hunks import indent_of, is_import_line, lines
 from stacker.linemerge import MergedText
 from stacker.pysource import parse_module
 
@@ -147,7 +147,6 @@ def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | N
     return None
 
 
-_IMPORT = re.compile(r"\s*(import|from)\s")
 _CATCHES_IMPORT_ERROR = re.compile(r"\s*except\b[^:]*\b(ImportError|ModuleNotFoundError)\b")
 
 
@@ -155,7 +154,7 @@ def _import_fallback(opener: str, suffix: list[str], block: list[str]) -> bool:
     """Whether the wrapper is `try: <imports> except ImportError: <fallback>`: the fallback is an
     alternative to exactly the imports the block had, so the other side's change to them (another
     module, another name) is a decision about both, not an edit to move inside."""
-    return (opener.strip() == "try:" and any(_IMPORT.match(line) for line in block)
+    return (opener.strip() == "try:" and any(is_import_line(line) for line in block)
             and any(_CATCHES_IMPORT_ERROR.match(line) for line in suffix))
 
 

@@ -41,6 +41,11 @@ class Item:
     # e.g. a statement without the blank lines and comments above it
 
     @property
+    def core_text(self) -> str:
+        """`core`, or the whole text where the caller gave none."""
+        return self.core or self.text
+
+    @property
     def name(self) -> str:
         if self.label:
             return self.label
@@ -228,7 +233,7 @@ class _Merge:
     def anchor(self, b: int, o: int, t: int) -> Pick:
         base, ours, theirs, plan = self.base[b], self.ours[o], self.theirs[t], self.plan
         if self.equal(ours, theirs):
-            if ours.text == base.text and (theirs.core or theirs.text) != (base.core or base.text):
+            if ours.text == base.text and theirs.core_text != base.core_text:
                 # Theirs reformatted the element itself: not lost. (Blank lines and comments above
                 # it belong to its neighbours as much as to it: those stay as ours has them.)
                 return Pick("theirs", t)
@@ -377,12 +382,12 @@ def _rewrite_of(new: Item, old: Item) -> bool:
     """Whether `new` looks like an edited `old` (same key, or mostly the same text)."""
     if new.key is not None and new.key == old.key:
         return True
-    a, b = new.core or new.text, old.core or old.text
+    a, b = new.core_text, old.core_text
     return SequenceMatcher(None, a, b, autojunk=False).ratio() >= 0.6
 
 
 def _identity(item: Item) -> tuple:
-    return ("key", item.key) if item.key is not None else ("text", item.core or item.text)
+    return ("key", item.key) if item.key is not None else ("text", item.core_text)
 
 
 def _check_moves(base, ours, theirs, to_ours, to_theirs, policy: Policy) -> None:
