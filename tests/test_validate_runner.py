@@ -151,8 +151,14 @@ def test_stopping_the_parent_kills_its_workers_and_keeps_the_results(tmp_path):
         time.sleep(2)  # let the worker announce its (hanging) first case
         os.kill(os.getpid(), signal.SIGINT)
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    run = run_cases(cases, spec, [None])
+    # A shell without job control starts background jobs with SIGINT ignored (POSIX), and Python
+    # keeps it so: the test's own Ctrl-C would then never arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        run = run_cases(cases, spec, [None])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert seen
     assert seen[0].wait(timeout=10) == -signal.SIGKILL
     assert run.interrupted
