@@ -69,7 +69,8 @@ def merge_versions(base: str, ours: str, theirs: str, path: str, labels: Labels 
         # The final checks walk the whole file; one nested too deeply for them (see
         # `filemerge.merge_file`) gets what git would give, as a file that does not parse does.
         result = merge_file(versions, [])
-        notes = ["the file is nested too deeply to check a merge of its structure: git's line merge alone"]
+        notes = ["the file is nested too deeply to check git's clean merge of it" if result.is_clean else
+                 "the file is nested too deeply to check a merge of its structure: git's line merge alone"]
     if result.is_clean:
         return DriverResult(result.text, True, result, notes)
     return DriverResult(result.merged.render(labels, marker_size, diff3=diff3), False, result, notes)
