@@ -18,7 +18,7 @@ FAKE = Path(__file__).parent / "fixtures" / "crashy_validate"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 60.0,
+def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 60.0, setup_timeout: float = 60.0,
              parent_env: dict[str, str] | None = None) -> tuple[WorkerSpec, list[Case]]:
     options = {"actions": actions, **({"setup": setup} if setup else {})}
     context = RunContext(target="sm90a", label="fake paths on sm_90a", compile_arch="sm_90a", tree=str(tmp_path),
@@ -29,7 +29,7 @@ def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 
     env = scrubbed_environment(parent_env if parent_env is not None else dict(os.environ),
                                allow=plugin.PASS_ENV, python_path=[str(REPO)], set_vars={"FAKE_TARGET": "sm90a"})
     spec = WorkerSpec(plugin=FAKE, context=context, env=env, cwd=tmp_path, log_dir=tmp_path / "logs",
-                      case_timeout=timeout, setup_timeout=timeout, python=sys.executable)
+                      case_timeout=timeout, setup_timeout=setup_timeout, python=sys.executable)
     return spec, plugin.cases(context)
 
 
@@ -145,10 +145,9 @@ def test_stopping_the_parent_kills_its_workers_and_keeps_the_results(tmp_path):
 
     def interrupt():
         deadline = time.monotonic() + 30
-        while not spec.live and time.monotonic() < deadline:
+        while not (tmp_path / "hanging-c0-hang").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         seen.extend(spec.live)
-        time.sleep(2)  # let the worker announce its (hanging) first case
         os.kill(os.getpid(), signal.SIGINT)
 
     # A shell without job control starts background jobs with SIGINT ignored (POSIX), and Python
