@@ -234,8 +234,13 @@ class _Merge:
         base, ours, theirs, plan = self.base[b], self.ours[o], self.theirs[t], self.plan
         if self.equal(ours, theirs):
             if ours.text == base.text and theirs.core_text != base.core_text:
-                # Theirs reformatted the element itself: not lost. (Blank lines and comments above
-                # it belong to its neighbours as much as to it: those stay as ours has them.)
+                # Theirs reformatted the element itself: not lost.
+                return Pick("theirs", t)
+            if ours.text == base.text and theirs.text != base.text and self._same_neighbour_before(b, o, t):
+                # Theirs changed only the blank lines or comments above it. Those belong to the
+                # neighbours as much as to the element, and stay as ours has them where a
+                # neighbour was inserted or deleted; with the same neighbour on every side they
+                # can only be about this element, and are not lost.
                 return Pick("theirs", t)
             if ours.text != base.text:
                 plan.identical.append(o)
@@ -249,6 +254,12 @@ class _Merge:
         plan.changed["ours"].append(b)
         plan.changed["theirs"].append(b)
         return Pick("ours", o, both=(b, o, t))
+
+    def _same_neighbour_before(self, b: int, o: int, t: int) -> bool:
+        """Whether the element before is one element, paired on both sides (or there is none)."""
+        if b == 0 or o == 0 or t == 0:
+            return b == o == t == 0
+        return self.to["ours"].get(b - 1) == o - 1 and self.to["theirs"].get(b - 1) == t - 1
 
     def gap(self, b_range: range, o_range: range, t_range: range) -> list[Pick]:
         """The elements between two anchors: each base one deleted by a side, or inserted ones."""

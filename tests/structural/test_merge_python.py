@@ -317,6 +317,16 @@ def test_a_statement_only_one_side_reformatted_keeps_that_sides_layout():
     assert_clean(merged(base, ours, theirs), "def f():\n    b = 2\n    c = 3\n    d = 4\n")
 
 
+def test_a_blank_line_or_comment_one_side_put_above_a_statement_is_kept_whichever_side_it_is():
+    base = "def f():\n    a = 1\n    b = 2\n    return a + b\n"
+    changed = "def f():\n    a = 10\n    b = 2\n    return a + b\n"
+    for above in ("\n", "    # b stays two\n"):
+        spaced = base.replace("    b = 2\n", above + "    b = 2\n")
+        expected = changed.replace("    b = 2\n", above + "    b = 2\n")
+        assert_clean(merged(base, changed, spaced), expected)
+        assert_clean(merged(base, spaced, changed), expected)
+
+
 def test_decorators_added_by_both_sides_stay_a_conflict_but_one_side_merges():
     base = "@jit\ndef kernel(x):\n    return x\n"
     ours = "@jit\n@cache\ndef kernel(x):\n    return x\n"
