@@ -12,6 +12,9 @@ the PR put the old one. This layer does exactly that, and only when it is exact:
   then lost to the editing side's text, which has the block's comments);
 - the editing side changed the block (else this would not be a conflict) and its lines all sit
   at or below the block's indentation, without multi-line strings (re-indenting is then exact);
+- the editing side did not wrap the block too: two sides each putting it under new control flow
+  (pip's `configuration.py`: an `if os.access(...)` on one side, a `try`/`except` on the other)
+  wrote two alternatives, and nesting one in the other runs both;
 - the result parses;
 - the wrapper is not an import fallback (`try: <imports> except ImportError: <other imports>`):
   the fallback stands in for exactly the imports the block had, so a change to them is a
@@ -31,6 +34,7 @@ import io
 import re
 import textwrap
 import tokenize
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from stacker.filemerge import HunkAnswer, HunkAt, LayerOutcome, resolve_hunk_by_hunk, with_text
@@ -118,23 +122,14 @@ def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | N
     block_indent = indent_of(b_code[0])
     if any(not line.startswith(block_indent) for line in b_code):
         return None
-    for start, line in enumerate(w):
-        if not _is_code(line) or line.strip() != b_code[0].strip():
-            continue
-        extra = indent_of(line)[len(block_indent):]
-        if not extra or indent_of(line) != block_indent + extra:
-            continue
-        end = _match_run(b, w, start, extra)
-        if end is None:
-            continue
+    for start, end, extra, opener in _wrappings(b, w, block_indent, b_code[0]):
         prefix, suffix = w[:start], w[end:]
-        opener = next((p for p in reversed(prefix) if _is_code(p)), None)
-        if opener is None or not opener.rstrip().endswith(":") or indent_of(opener) != block_indent:
-            continue
         if any(_is_code(line) and not line.startswith(block_indent) for line in e) or _multiline_strings(editor):
             return None
         if _import_fallback(opener, suffix, b_code):
             return None
+        if next(_wrappings(b, e, block_indent, b_code[0]), None) is not None:
+            return None  # both sides wrapped the block: two alternatives (`try` or `if`), not an edit
         renames = [(old, new) for old, new in renamed_names(base, editor)
                    if not _name_pattern(old).search(editor_file)
                    and any(_name_pattern(old).search(x) for x in prefix + suffix)]
@@ -145,6 +140,25 @@ def rewrap(base: str, wrapper: str, editor: str, editor_file: str) -> Rewrap | N
         body = "".join(extra + line if line.strip() else line for line in e)
         return Rewrap(new_prefix + body + new_suffix, tuple(renames))
     return None
+
+
+def _wrappings(base: list[str], wrapper: list[str], block_indent: str,
+               first: str) -> Iterator[tuple[int, int, str, str]]:
+    """Each place where `wrapper` holds the base block re-indented under a line that opens a
+    block (`else:`, `try:`) at the block's old indentation: (start, end, extra indent, opener)."""
+    for start, line in enumerate(wrapper):
+        if not _is_code(line) or line.strip() != first.strip():
+            continue
+        extra = indent_of(line)[len(block_indent):]
+        if not extra or indent_of(line) != block_indent + extra:
+            continue
+        end = _match_run(base, wrapper, start, extra)
+        if end is None:
+            continue
+        opener = next((p for p in reversed(wrapper[:start]) if _is_code(p)), None)
+        if opener is None or not opener.rstrip().endswith(":") or indent_of(opener) != block_indent:
+            continue
+        yield start, end, extra, opener
 
 
 _CATCHES_IMPORT_ERROR = re.compile(r"\s*except\b[^:]*\b(ImportError|ModuleNotFoundError)\b")

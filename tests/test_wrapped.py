@@ -105,6 +105,22 @@ def test_an_import_fallback_around_an_import_the_other_side_changed_stays_a_conf
     assert result.is_clean and "try:\n    import json\nexcept ValueError:" in result.text
 
 
+def test_both_sides_wrapping_the_block_are_two_alternatives_and_stay_a_conflict():
+    # one side guards the write with `if os.access(...)`, the other with `try`/`except`: nesting
+    # one in the other (what the layer did) runs both checks, which nobody wrote
+    base = "def save(fname, data):\n    with open(fname, 'w') as f:\n        f.write(data)\n"
+    guarded = ("def save(fname, data):\n    if writable(fname):\n        with open(fname, 'w') as f:\n"
+               "            f.write(data)\n    else:\n        raise OSError(fname)\n")
+    caught = ("def save(fname, data):\n    try:\n        with open(fname, 'w') as f:\n"
+              "            f.write(data)\n    except OSError:\n        raise OSError(fname)\n")
+    assert not _merge(base, guarded, caught).is_clean
+    assert not _merge(base, caught, guarded).is_clean
+    # one side wrapping, the other editing the block in place, is this layer's shape
+    edited = base.replace("f.write(data)", "f.write(data.strip())")
+    result = _merge(base, edited, caught)
+    assert result.is_clean and "    try:\n        with open(fname, 'w') as f:\n            f.write(data.strip())\n" in result.text
+
+
 def test_no_wrap_without_deeper_indentation():
     # theirs only appended lines after the block: not this layer's shape
     theirs = BASE.replace("    return grad\n", "    grad = grad * 2\n    return grad\n")
