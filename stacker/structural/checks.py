@@ -15,7 +15,8 @@ same alignment can put a definition one side added after the wrong neighbour, ev
 or the merge driver's whole chain), and asks pyflakes once more of the whole file: a name the
 result leaves undefined, or defines twice, where neither side does (one side renamed a loop
 variable, the other side's new line uses the old name; found replaying real merges); and no
-import from the old path of a package one side moved (`import_paths`).
+import from the old path of a package one side moved (`import_paths`), and no line lost that
+all three versions have (`kept_lines`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from stacker import flakes
 from stacker.linemerge import Clean, Conflict, MergedText
 from stacker.pysource import parse_ast
 from stacker.structural.import_paths import stale_import_path
+from stacker.structural.kept_lines import lost_common_line
 from stacker.structural.regions import Region, bodies
 from stacker.structural.result import Refusal
 
@@ -45,7 +47,8 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str, path: str
         problem = (misplaced_definitions(merged.view("ours"), base, ours, theirs)
                    or misplaced_new_definitions(merged.view("ours"), base, ours, theirs)
                    or introduced_name_problem(merged.view("ours"), ours, theirs)
-                   or stale_import_path(merged.view("ours"), base, ours, theirs))
+                   or stale_import_path(merged.view("ours"), base, ours, theirs)
+                   or lost_common_line(merged.view("ours"), base, ours, theirs))
         if problem is None:
             return merged, None
         reason = f"{made_by} is clean but {problem}; the changed part is left as a conflict"
