@@ -12,11 +12,11 @@ that side wrote it. git's line alignment can pair lines of look-alike functions 
 full of them) and move a change into the wrong one; `misplaced_definitions` catches that. The
 same alignment can put a definition one side added after the wrong neighbour, every text intact;
 `misplaced_new_definitions` catches that. `guard_clean` applies both to any clean result (git's,
-or the merge driver's whole chain), and asks pyflakes once more of the whole file: a name the
-result leaves undefined, or defines twice, where neither side does (one side renamed a loop
-variable, the other side's new line uses the old name; found replaying real merges); and no
-import from the old path of a package one side moved (`import_paths`), and no line lost that
-all three versions have (`kept_lines`).
+or the merge driver's whole chain), and asks pyflakes once more of the whole file: no name the
+result leaves undefined, defines twice or imports for nothing where neither side does (one side
+renamed a loop variable, the other side's new line uses the old name; found replaying real
+merges). Last, no import from the old path of a package one side moved (`import_paths`), and no
+line lost that all three versions have (`kept_lines`).
 """
 
 from __future__ import annotations
@@ -98,13 +98,14 @@ def new_name_problems(sides: dict[str, str], views: dict[str, str], after: dict[
 
 
 def introduced_name_problem(result: str, ours: str, theirs: str) -> str | None:
-    """A name the result uses undefined, or defines twice before any use, where neither side
-    does (one side renamed a local, the other side's new lines use the old name)."""
+    """A name the result uses undefined, defines twice before any use, or imports for nothing,
+    where neither side does (one side renamed a local, the other side's new lines use the old
+    name; one side dropped an import with its uses, the other moved the import)."""
     if flakes.name_findings_of(result) is None:
         # It compiled, so pyflakes ran out of stack walking it. A result nobody could check is
         # not passed on: the driver falls back to git's line merge (`mergedriver`).
         raise RecursionError("pyflakes cannot walk the merged file")
-    new = flakes.introduced(result, (ours, theirs), (flakes.UNDEFINED, flakes.TWICE_DEFINED))
+    new = flakes.introduced(result, (ours, theirs), flakes.ALL_KINDS)
     return f"the merged code has {_PHRASES[new[0].kind]} name `{new[0].name}` that neither side has" if new else None
 
 
