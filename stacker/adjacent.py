@@ -7,7 +7,7 @@ when no base line is touched by both sides and no two insertions compete for the
 insertion that lands on the edge of the other side's edit keeps its side of that edge. The
 result must parse (for Python files) or the hunk stays a conflict.
 
-Three shapes look like neighbouring edits but are not independent, and stay conflicts (all found
+Four shapes look like neighbouring edits but are not independent, and stay conflicts (all found
 by replaying real merges, `bench/merge_eval.py`):
 
 - both sides added the same line in different edits (a decorator, an import, an `if
@@ -16,7 +16,11 @@ by replaying real merges, `bench/merge_eval.py`):
   its old place, so the union keeps the moved copy the deleting side wanted gone;
 - a hunk with import lines whose union breaks the sort order that a side's import run (with the
   import lines around the hunk) keeps: where the new line goes is the file's convention, which a
-  line union does not know.
+  line union does not know;
+- both sides added a call to the same function, or an `if` on the same test (with or without
+  `not`): two ways of doing one thing (tornado: each side logged a rejected request in its own
+  words, and both calls would run; setuptools: one side returned early if a key was missing,
+  the other put an `if` around the lookup).
 
 Only whole statements qualify. Inside brackets — an argument, parameter or element list — the
 order of elements can carry meaning (positional arguments bind by place: a kernel's `__call__`
@@ -68,6 +72,8 @@ def combine(hunk: Conflict) -> str | None:
     theirs = [e for e in theirs if e not in ours]  # an identical edit on both sides counts once
     if any(_clash(a, b) for a in ours for b in theirs):
         return None
+    if _heads(ours) & _heads(theirs):
+        return None
     # insertions sort before a rewrite starting at the same line; a rewrite ending there comes first
     edits = sorted(ours + theirs, key=lambda e: (e[0], e[1] != e[0]))
     out: list[str] = []
@@ -80,6 +86,23 @@ def combine(hunk: Conflict) -> str | None:
     if _repeats_a_line(out, hunk):
         return None
     return "".join(out)
+
+
+_CALL_HEAD = re.compile(r"\s*([A-Za-z_][\w.]*)\(")
+_IF_HEAD = re.compile(r"\s*(?:el)?if\s+(.*):\s*$")
+
+
+def _heads(edits: list[Edit]) -> set[str]:
+    """What the added statements do, roughly: the function a call statement calls, the test of
+    an `if` with `not` left out."""
+    found = set()
+    for _, _, lines in edits:
+        for line in lines:
+            if (m := _IF_HEAD.match(line)):
+                found.add("if " + " ".join(w for w in m.group(1).split() if w != "not"))
+            elif (m := _CALL_HEAD.match(line)):
+                found.add(m.group(1))
+    return found
 
 
 def _moved_and_deleted(base: list[str], ours: list[Edit], theirs: list[Edit]) -> bool:

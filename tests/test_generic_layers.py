@@ -220,6 +220,30 @@ def test_a_line_both_sides_added_is_not_written_twice() -> None:
     assert not result.is_clean
 
 
+def test_two_ways_of_doing_one_thing_in_neighbouring_edits_stay_a_conflict() -> None:
+    from stacker.adjacent import AdjacentEditsLayer
+
+    def merged(base: str, ours: str, theirs: str):
+        return merge_file(FileVersions("c.py", base, ours, theirs), [AdjacentEditsLayer()])
+
+    # each side logs the rejected request, in its own words: both calls would run
+    base = "def get(self):\n    if bad:\n        self.finish(msg)\n        return\n    go()\n"
+    ours = base.replace("        self.finish(msg)\n", "        self.finish(msg)\n        log.debug(msg)\n")
+    theirs = base.replace("        return\n", "        log.debug('rejected', exc_info=True)\n        return None\n")
+    assert not merged(base, ours, theirs).is_clean
+    # a different call beside ours' is an independent edit
+    theirs = base.replace("        return\n", "        metrics.count('rejected')\n        return None\n")
+    result = merged(base, ours, theirs)
+    assert result.is_clean and "        log.debug(msg)\n        metrics.count('rejected')\n" in result.text
+    # each side guards the lookup, one by returning early, one with an `if` around it
+    base = "def name(self, key):\n    path = build(key)\n    ext = self.map[key]\n    return ext\n"
+    ours = base.replace("    path = build(key)\n", "    path = build(key)\n    if key not in self.map:\n"
+                        "        return path\n")
+    theirs = base.replace("    ext = self.map[key]\n    return ext\n",
+                          "    if key in self.map:\n        return self.map[key]\n    return path\n")
+    assert not merged(base, ours, theirs).is_clean
+
+
 def test_neighbouring_import_edits_must_keep_the_files_sort_order() -> None:
     from stacker.adjacent import AdjacentEditsLayer
 
