@@ -95,7 +95,7 @@ _IF_HEAD = re.compile(r"\s*(?:el)?if\s+(.*):\s*$")
 def _heads(edits: list[Edit]) -> set[str]:
     """What the added statements do, roughly: the function a call statement calls, the test of
     an `if` with `not` left out."""
-    found = set()
+    found: set[str] = set()
     for _, _, lines in edits:
         for line in lines:
             if (m := _IF_HEAD.match(line)):

@@ -43,12 +43,13 @@ def guard_clean(merged: MergedText, base: str, ours: str, theirs: str, path: str
     merged, for the refusal's reason."""
     if not merged.is_clean or not all(compiles(text, path) for text in (base, ours, theirs)):
         return merged, None
-    if compiles(merged.view("ours"), path):
-        problem = (misplaced_definitions(merged.view("ours"), base, ours, theirs)
-                   or misplaced_new_definitions(merged.view("ours"), base, ours, theirs)
-                   or introduced_name_problem(merged.view("ours"), ours, theirs)
-                   or stale_import_path(merged.view("ours"), base, ours, theirs)
-                   or lost_common_line(merged.view("ours"), base, ours, theirs))
+    result = merged.view("ours")
+    if compiles(result, path):
+        problem = (misplaced_definitions(result, base, ours, theirs)
+                   or misplaced_new_definitions(result, base, ours, theirs)
+                   or introduced_name_problem(result, ours, theirs)
+                   or stale_import_path(result, base, ours, theirs)
+                   or lost_common_line(result, base, ours, theirs))
         if problem is None:
             return merged, None
         reason = f"{made_by} is clean but {problem}; the changed part is left as a conflict"
