@@ -18,7 +18,7 @@ FAKE = Path(__file__).parent / "fixtures" / "crashy_validate"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 60.0, setup_timeout: float = 60.0,
+def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 60.0,
              parent_env: dict[str, str] | None = None) -> tuple[WorkerSpec, list[Case]]:
     options = {"actions": actions, **({"setup": setup} if setup else {})}
     context = RunContext(target="sm90a", label="fake paths on sm_90a", compile_arch="sm_90a", tree=str(tmp_path),
@@ -28,8 +28,9 @@ def spec_for(tmp_path: Path, actions: str, *, setup: str = "", timeout: float = 
     plugin = load_validation_plugin(FAKE)
     env = scrubbed_environment(parent_env if parent_env is not None else dict(os.environ),
                                allow=plugin.PASS_ENV, python_path=[str(REPO)], set_vars={"FAKE_TARGET": "sm90a"})
+    # `timeout` is the cases'; the worker's start stays generous, as a loaded machine needs
     spec = WorkerSpec(plugin=FAKE, context=context, env=env, cwd=tmp_path, log_dir=tmp_path / "logs",
-                      case_timeout=timeout, setup_timeout=setup_timeout, python=sys.executable)
+                      case_timeout=timeout, setup_timeout=60.0, python=sys.executable)
     return spec, plugin.cases(context)
 
 
